@@ -1,0 +1,445 @@
+"""Stack settings: the one place configuration is read, validated once into frozen typed objects.
+
+`load_settings()` reads the stack's Pulumi config; `settings_from_config()` does the work on a plain
+mapping so tests (and tools) can validate a stack file without a Pulumi engine. Every refusal names
+the key, what is allowed and what was received, e.g.
+``functions[corn].memory_mb must be between 128 and 10240, got 64``.
+
+Pulumi passes config values as strings (objects as JSON); values straight from YAML are accepted too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from components import cron
+
+PROJECT = "commodity-forecasts"
+ARCHITECTURES = ("arm64", "x86_64")
+"""Lambda's two instruction set architectures."""
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+"""The only retention periods CloudWatch Logs accepts."""
+PROVISIONED_CONCURRENCY_MODES = ("fixed", "schedule_aligned")
+_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
+_ENV_VAR = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_RESERVED_ENV = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|_X_AMZN_TRACE_ID$|TZ$)")
+_MAX_FUNCTION_NAME = 64
+_REQUIRED = object()
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """One container image, built from `images/<name>/Dockerfile` with `images/` as context."""
+
+    name: str
+    build_args: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Extra `--build-arg` values."""
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """When a function runs. Functions sharing a base time are staggered by `stagger_minutes`."""
+
+    expression: str
+    """EventBridge Scheduler `cron(...)` or `rate(...)`."""
+    timezone: str = "UTC"
+    retry_attempts: int = 3
+    """Scheduler retries after a failed delivery (0-185)."""
+    max_event_age_seconds: int = 3600
+    """How long Scheduler keeps retrying one run before it goes to the DLQ (60-86400)."""
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """One container-image Lambda function."""
+
+    name: str
+    image: str
+    architecture: str
+    memory_mb: int = 1024
+    timeout_seconds: int = 300
+    ephemeral_storage_mb: int = 512
+    reserved_concurrency: int | None = None
+    """None leaves the function on the account's unreserved pool."""
+    provisioned_concurrency: int = 0
+    provisioned_concurrency_mode: str = "fixed"
+    """`fixed`: always on. `schedule_aligned`: raised only around each scheduled run."""
+    provisioned_concurrency_lead_minutes: int = 10
+    schedule: ScheduleSettings | None = None
+    event: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """The payload a scheduled run receives, e.g. {"commodity": "corn"}."""
+    environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    description: str = ""
+    max_retry_attempts: int = 2
+    """Lambda's own retries of a failed asynchronous invocation (0-2)."""
+    max_event_age_seconds: int = 3600
+    function_url: bool = False
+    """An IAM-authenticated Function URL on the `live` alias for on-demand runs."""
+
+
+@dataclass(frozen=True)
+class EcrSettings:
+    """Lifecycle of every ECR repository."""
+
+    untagged_expire_days: int = 1
+    keep_release_images: int = 5
+    """Newest release images kept; at least 2, so the live image and the one before it survive."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one stack is configured with."""
+
+    project: str
+    stack: str
+    environment: str
+    region: str
+    protect: bool
+    """Production guard: protect stateful resources and never force-delete repositories."""
+    architecture: str
+    images: tuple[ImageSettings, ...]
+    functions: tuple[FunctionSettings, ...]
+    ecr: EcrSettings
+    log_retention_days: int
+    alarm_emails: tuple[str, ...]
+    stagger_minutes: int
+
+    @property
+    def name_prefix(self) -> str:
+        """Prefix of physical names, unique per project and environment."""
+        return f"{self.project}-{self.environment}"
+
+    def image(self, name: str) -> ImageSettings:
+        return next(image for image in self.images if image.name == name)
+
+    def image_builds(self) -> tuple[tuple[str, str], ...]:
+        """(image, architecture) pairs to build: one per architecture its functions use, else the default."""
+        builds: list[tuple[str, str]] = []
+        for image in self.images:
+            architectures = sorted({f.architecture for f in self.functions if f.image == image.name})
+            for architecture in architectures or [self.architecture]:
+                builds.append((image.name, architecture))
+        return tuple(builds)
+
+
+def load_settings() -> Settings:
+    """Read and validate the current stack's configuration (call once, from `__main__.py`)."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    values: dict[str, Any] = dict(runtime_config.get_config_env())
+    values.update(runtime_config.CONFIG.get())
+    return settings_from_config(values, project=pulumi.get_project(), stack=pulumi.get_stack())
+
+
+def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, stack: str) -> Settings:
+    """Validate namespaced config values (`<project>:<key>`, `aws:region`) into `Settings`."""
+    own = {key.split(":", 1)[1]: value for key, value in values.items() if key.startswith(f"{project}:")}
+    region = values.get("aws:region")
+    if region in (None, ""):
+        raise SettingsError("aws:region is required (set it with `pulumi config set aws:region us-east-1`)")
+    top = _Reader("", own, unknown_hint=f"config key '{project}:{{key}}'")
+    environment = top.string("environment", pattern=_NAME, pattern_text="lowercase letters, digits and hyphens")
+    protect = top.boolean("protect", True)
+    architecture = top.string("architecture", "arm64", choices=ARCHITECTURES)
+    log_retention_days = top.integer("log_retention_days", 30, allowed=LOG_RETENTION_DAYS)
+    alarm_emails = tuple(top.string_list("alarm_emails", [], pattern=_EMAIL, pattern_text="an email address"))
+    stagger_minutes = top.integer("stagger_minutes", 15, minimum=1, maximum=720)
+    ecr = EcrSettings(
+        untagged_expire_days=top.integer("ecr_untagged_expire_days", 1, minimum=1, maximum=3650),
+        keep_release_images=top.integer("ecr_keep_release_images", 5, minimum=2, maximum=1000),
+    )
+    images = _images(top)
+    functions = _functions(top, images, architecture, environment, project)
+    top.finish()
+    return Settings(
+        project=project,
+        stack=stack,
+        environment=environment,
+        region=str(region),
+        protect=protect,
+        architecture=architecture,
+        images=images,
+        functions=functions,
+        ecr=ecr,
+        log_retention_days=log_retention_days,
+        alarm_emails=alarm_emails,
+        stagger_minutes=stagger_minutes,
+    )
+
+
+def _images(top: "_Reader") -> tuple[ImageSettings, ...]:
+    raw = top.object_map("images")
+    if not raw:
+        raise SettingsError("images must list at least one image, e.g. {predictor: {}}")
+    images = []
+    for name, body in raw.items():
+        if not _NAME.match(name):
+            raise SettingsError(f"images: name must be lowercase letters, digits and hyphens, got {name!r}")
+        reader = _Reader(f"images[{name}]", body)
+        images.append(ImageSettings(name=name, build_args=MappingProxyType(reader.string_map("build_args"))))
+        reader.finish()
+    return tuple(images)
+
+
+def _functions(
+    top: "_Reader", images: tuple[ImageSettings, ...], architecture: str, environment: str, project: str
+) -> tuple[FunctionSettings, ...]:
+    raw = top.object_list("functions")
+    image_names = [image.name for image in images]
+    seen: dict[str, int] = {}
+    functions = []
+    for index, body in enumerate(raw):
+        label = body.get("name") if isinstance(body, dict) and isinstance(body.get("name"), str) else index
+        reader = _Reader(f"functions[{label}]", body)
+        name = reader.string("name", pattern=_NAME, pattern_text="lowercase letters, digits and hyphens")
+        if name in seen:
+            raise SettingsError(
+                f"functions[{index}].name {name!r} is already used by functions[{seen[name]}]; names must be unique"
+            )
+        seen[name] = index
+        physical = f"{project}-{environment}-{name}"
+        if len(physical) > _MAX_FUNCTION_NAME:
+            raise SettingsError(
+                f"functions[{name}].name makes the function name {physical!r} ({len(physical)} characters); "
+                f"Lambda allows at most {_MAX_FUNCTION_NAME}"
+            )
+        functions.append(_function(reader, name, image_names, architecture))
+        reader.finish()
+    return tuple(functions)
+
+
+def _function(reader: "_Reader", name: str, image_names: list[str], default_arch: str) -> FunctionSettings:
+    image = reader.string("image", choices=image_names)
+    reserved = reader.optional_integer("reserved_concurrency", minimum=1, maximum=10000)
+    if reserved is None:
+        provisioned = reader.integer("provisioned_concurrency", 0, minimum=0, maximum=10000)
+    else:
+        provisioned = reader.integer(
+            "provisioned_concurrency", 0, minimum=0, maximum=reserved,
+            maximum_text=f"reserved_concurrency ({reserved})",
+        )
+    mode = reader.string("provisioned_concurrency_mode", "fixed", choices=PROVISIONED_CONCURRENCY_MODES)
+    lead = reader.integer("provisioned_concurrency_lead_minutes", 10, minimum=1, maximum=120)
+    schedule = _schedule(reader)
+    if mode == "schedule_aligned" and provisioned > 0 and schedule is None:
+        raise SettingsError(
+            f"{reader.key('provisioned_concurrency_mode')} is schedule_aligned but the function has no schedule"
+        )
+    settings = FunctionSettings(
+        name=name,
+        image=image,
+        architecture=reader.string("architecture", default_arch, choices=ARCHITECTURES),
+        memory_mb=reader.integer("memory_mb", 1024, minimum=128, maximum=10240),
+        timeout_seconds=reader.integer("timeout_seconds", 300, minimum=1, maximum=900),
+        ephemeral_storage_mb=reader.integer("ephemeral_storage_mb", 512, minimum=512, maximum=10240),
+        reserved_concurrency=reserved,
+        provisioned_concurrency=provisioned,
+        provisioned_concurrency_mode=mode,
+        provisioned_concurrency_lead_minutes=lead,
+        schedule=schedule,
+        event=MappingProxyType(reader.object("event")),
+        environment=MappingProxyType(_environment(reader)),
+        description=reader.string("description", f"{name}: runs the {image} image", max_length=256),
+        max_retry_attempts=reader.integer("max_retry_attempts", 2, minimum=0, maximum=2),
+        max_event_age_seconds=reader.integer("max_event_age_seconds", 3600, minimum=60, maximum=21600),
+        function_url=reader.boolean("function_url", False),
+    )
+    return settings
+
+
+def _schedule(reader: "_Reader") -> ScheduleSettings | None:
+    body = reader.optional_object("schedule")
+    if body is None:
+        return None
+    sub = _Reader(reader.key("schedule"), body)
+    expression = sub.string("expression")
+    try:
+        cron.parse(expression)
+    except cron.ScheduleExpressionError as error:
+        raise SettingsError(
+            f"{sub.key('expression')} must be a valid EventBridge cron(...) or rate(...) expression, "
+            f"got {expression!r}: {error}"
+        ) from None
+    timezone = sub.string("timezone", "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"{sub.key('timezone')} must be an IANA time zone such as UTC or America/Chicago, got {timezone!r}"
+        ) from None
+    settings = ScheduleSettings(
+        expression=expression.strip(),
+        timezone=timezone,
+        retry_attempts=sub.integer("retry_attempts", 3, minimum=0, maximum=185),
+        max_event_age_seconds=sub.integer("max_event_age_seconds", 3600, minimum=60, maximum=86400),
+    )
+    sub.finish()
+    return settings
+
+
+def _environment(reader: "_Reader") -> dict[str, str]:
+    variables = reader.string_map("environment")
+    for key in variables:
+        if not _ENV_VAR.match(key):
+            raise SettingsError(f"{reader.key('environment')} key {key!r} is not a valid environment variable name")
+        if _RESERVED_ENV.match(key):
+            raise SettingsError(f"{reader.key('environment')} key {key!r} is reserved by Lambda")
+    return variables
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else json.dumps(value)
+
+
+class _Reader:
+    """Takes typed fields out of one config object; whatever is left at `finish()` is a typo."""
+
+    def __init__(self, path: str, data: Any, unknown_hint: str | None = None):
+        data = _decode(path or "config", data, dict)
+        self._path = path
+        self._data = dict(data)
+        self._known: list[str] = []
+        self._unknown_hint = unknown_hint
+
+    def key(self, name: str) -> str:
+        return f"{self._path}.{name}" if self._path else name
+
+    def _take(self, name: str, default: Any) -> Any:
+        self._known.append(name)
+        if name in self._data and self._data[name] is not None:
+            return self._data.pop(name)
+        self._data.pop(name, None)
+        if default is _REQUIRED:
+            raise SettingsError(f"{self.key(name)} is required")
+        return default
+
+    def string(
+        self,
+        name: str,
+        default: Any = _REQUIRED,
+        *,
+        choices: tuple[str, ...] | list[str] | None = None,
+        pattern: re.Pattern[str] | None = None,
+        pattern_text: str = "",
+        max_length: int | None = None,
+    ) -> str:
+        value = self._take(name, default)
+        if not isinstance(value, str):
+            raise SettingsError(f"{self.key(name)} must be a string, got {_show(value)}")
+        if choices is not None and value not in choices:
+            raise SettingsError(f"{self.key(name)} must be one of {', '.join(choices)}, got {value!r}")
+        if pattern is not None and not pattern.match(value):
+            raise SettingsError(f"{self.key(name)} must be {pattern_text}, got {value!r}")
+        if max_length is not None and len(value) > max_length:
+            raise SettingsError(f"{self.key(name)} must be at most {max_length} characters, got {len(value)}")
+        return value
+
+    def integer(
+        self,
+        name: str,
+        default: Any = _REQUIRED,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        maximum_text: str | None = None,
+        allowed: tuple[int, ...] | None = None,
+    ) -> int:
+        value = _decode(self.key(name), self._take(name, default), int)
+        if allowed is not None and value not in allowed:
+            raise SettingsError(
+                f"{self.key(name)} must be one of {', '.join(map(str, allowed))}, got {value}"
+            )
+        too_low = minimum is not None and value < minimum
+        too_high = maximum is not None and value > maximum
+        if too_low or too_high:
+            if minimum is not None and maximum is not None:
+                raise SettingsError(
+                    f"{self.key(name)} must be between {minimum} and {maximum_text or maximum}, got {value}"
+                )
+            if minimum is not None:
+                raise SettingsError(f"{self.key(name)} must be at least {minimum}, got {value}")
+            raise SettingsError(f"{self.key(name)} must be at most {maximum_text or maximum}, got {value}")
+        return value
+
+    def optional_integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
+        if self._data.get(name) is None:
+            self._take(name, None)
+            return None
+        return self.integer(name, minimum=minimum, maximum=maximum)
+
+    def boolean(self, name: str, default: Any = _REQUIRED) -> bool:
+        return _decode(self.key(name), self._take(name, default), bool)
+
+    def string_list(self, name: str, default: list[str], *, pattern: re.Pattern[str], pattern_text: str) -> list[str]:
+        values = _decode(self.key(name), self._take(name, default), list)
+        for value in values:
+            if not isinstance(value, str) or not pattern.match(value):
+                raise SettingsError(f"{self.key(name)} entries must each be {pattern_text}, got {_show(value)}")
+        return list(values)
+
+    def string_map(self, name: str) -> dict[str, str]:
+        values = _decode(self.key(name), self._take(name, {}), dict)
+        for key, value in values.items():
+            if not isinstance(value, str):
+                raise SettingsError(f"{self.key(name)}.{key} must be a string, got {_show(value)}")
+        return dict(values)
+
+    def object(self, name: str) -> dict[str, Any]:
+        return dict(_decode(self.key(name), self._take(name, {}), dict))
+
+    def optional_object(self, name: str) -> dict[str, Any] | None:
+        value = self._take(name, None)
+        return None if value is None else _decode(self.key(name), value, dict)
+
+    def object_map(self, name: str) -> dict[str, Any]:
+        values = _decode(self.key(name), self._take(name, _REQUIRED), dict)
+        return {key: ({} if body is None else body) for key, body in values.items()}
+
+    def object_list(self, name: str) -> list[Any]:
+        return list(_decode(self.key(name), self._take(name, []), list))
+
+    def finish(self) -> None:
+        """Refuse keys nobody asked for: a typo must not pass silently."""
+        for name in self._data:
+            what = self._unknown_hint.format(key=name) if self._unknown_hint else f"key {name!r} in {self._path}"
+            parts = [f"unknown {what}"]
+            suggestion = difflib.get_close_matches(name, self._known, n=1)
+            if suggestion:
+                parts.append(f"did you mean {suggestion[0]!r}?")
+            parts.append(f"known keys: {', '.join(sorted(self._known))}")
+            raise SettingsError("; ".join(parts))
+
+
+def _decode(key: str, value: Any, kind: type) -> Any:
+    """Accept a value as YAML gives it or as Pulumi passes it (a string, JSON for objects)."""
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        try:
+            if kind is bool and text in ("true", "false"):
+                value = text == "true"
+            elif kind is int and re.fullmatch(r"-?\d+", text):
+                value = int(text)
+            elif kind in (dict, list):
+                value = json.loads(text)
+        except json.JSONDecodeError:
+            pass
+    names = {int: "a whole number", bool: "true or false", dict: "an object", list: "a list"}
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise SettingsError(f"{key} must be {names[int]}, got {_show(value)}")
+    if kind is not int and not isinstance(value, kind):
+        raise SettingsError(f"{key} must be {names[kind]}, got {_show(value)}")
+    return value

@@ -1,0 +1,227 @@
+"""Pulumi mocks with realistic computed outputs, and a harness that runs programs under them.
+
+`run_program(fn)` runs `fn` under fresh mocks, waits for every registration, and returns the
+recorded resource graph: type, name, inputs, computed state, parent and resource options.
+`run_stack("dev")` does the same for the real `__main__.py` with `Pulumi.dev.yaml` merged over the
+defaults declared in `Pulumi.yaml`, the way the Pulumi CLI merges them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import runpy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "commodity-forecasts"
+ACCOUNT = "123456789012"
+
+
+@dataclass
+class Resource:
+    """One registered resource as the engine would see it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    inputs: dict
+    state: dict
+    custom: bool
+    protect: bool
+    retain_on_delete: bool
+    depends_on: list[str]
+
+    @property
+    def parent_type(self) -> str:
+        return self.parent.split("::")[2].split("$")[-1] if self.parent else ""
+
+
+class Graph:
+    """The resources one program run registered."""
+
+    def __init__(self, resources: list[Resource], outputs: dict[str, Any]):
+        self.resources = resources
+        self.outputs = outputs
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> Resource:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name!r}, found {len(matches)}"
+        return matches[0]
+
+    def children(self, parent: Resource) -> list[Resource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def by_urn(self, urn: str) -> Resource:
+        return next(r for r in self.resources if r.urn == urn)
+
+
+class Mocks(pulumi.runtime.Mocks):
+    """Computed outputs shaped like AWS's, deterministic per input so reruns compare equal."""
+
+    def __init__(self, region: str = "us-east-1"):
+        self.region = region
+        self.states: dict[tuple[str, str], tuple[dict, dict]] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        inputs = dict(args.inputs)
+        state = dict(inputs)
+        physical = inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
+        arn_prefix = f"arn:aws:{{service}}:{self.region}:{ACCOUNT}"
+        if args.typ == "aws:ecr/repository:Repository":
+            state.update(
+                name=physical,
+                arn=arn_prefix.format(service="ecr") + f":repository/{physical}",
+                registryId=ACCOUNT,
+                repositoryUrl=f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{physical}",
+            )
+        elif args.typ == "aws:ecr/lifecyclePolicy:LifecyclePolicy":
+            state.update(registryId=ACCOUNT)
+        elif args.typ == "docker-build:index:Image":
+            built = {k: v for k, v in inputs.items() if k != "registries"}
+            digest = "sha256:" + hashlib.sha256(json.dumps(built, sort_keys=True).encode()).hexdigest()
+            state.update(digest=digest, ref=f"{inputs['tags'][0]}@{digest}", contextHash=_short_hash(str(built)))
+        elif args.custom:
+            service = args.typ.split(":")[1].split("/")[0]
+            state.setdefault("arn", arn_prefix.format(service=service) + f":{physical}")
+            state.setdefault("name", physical)
+        self.states[(args.typ, args.name)] = (inputs, state)
+        return f"{physical}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            registry = args.args.get("registryId", ACCOUNT)
+            return {
+                "authorizationToken": "QVdTOm1vY2stZWNyLXBhc3N3b3Jk",
+                "userName": "AWS",
+                "password": "mock-ecr-password",
+                "proxyEndpoint": f"https://{registry}.dkr.ecr.{self.region}.amazonaws.com",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "id": self.region,
+            }
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/ci", "userId": "AIDA", "id": ACCOUNT}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        raise NotImplementedError(f"no mock for invoke {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Keeps what the engine receives but Mocks do not see: parent, protect, retain-on-delete."""
+
+    def __init__(self, mocks: Mocks):
+        super().__init__(mocks)
+        self.requests: list[Any] = []
+
+    def RegisterResource(self, request):
+        self.requests.append(request)
+        return super().RegisterResource(request)
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:7]
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The config a `pulumi up -s <stack>` would pass: Pulumi.yaml defaults under the stack file."""
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    stack_file = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    values: dict[str, Any] = {}
+    for key, declaration in (project.get("config") or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(declaration, dict) and "default" in declaration:
+            values[full] = declaration["default"]
+    values.update(stack_file)
+    for key, declaration in (project.get("config") or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(declaration, dict) and "type" in declaration and full not in values:
+            raise AssertionError(f"stack {stack} is missing required configuration value {full}")
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
+
+
+def run_program(program: Callable[[], Any], *, stack: str = "test", config: dict[str, str] | None = None) -> Graph:
+    """Run `program` under fresh mocks and return everything it registered."""
+    config = config or {}
+    mocks = Mocks(region=config.get("aws:region", "us-east-1"))
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_all_config(config)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    exports: dict[str, Any] = {}
+    resolved: list[dict[str, Any]] = []
+    original_export = pulumi.export
+
+    def capture_export(name: str, value: Any) -> None:
+        exports[name] = value
+        original_export(name, value)
+
+    @pulumi.runtime.test
+    def run():
+        program()
+        return pulumi.Output.from_input(exports).apply(resolved.append)
+
+    pulumi.export = capture_export
+    try:
+        run()
+    finally:
+        pulumi.export = original_export
+    resources = []
+    for request in monitor.requests:
+        if request.type == "pulumi:pulumi:Stack":
+            continue
+        inputs, state = mocks.states.get((request.type, request.name), ({}, {}))
+        resources.append(
+            Resource(
+                type=request.type,
+                name=request.name,
+                urn=monitor.make_urn(request.parent, request.type, request.name),
+                parent=request.parent,
+                inputs=inputs,
+                state=state,
+                custom=request.custom,
+                protect=request.protect,
+                retain_on_delete=request.retainOnDelete,
+                depends_on=list(request.dependencies),
+            )
+        )
+    return Graph(resources, resolved[0] if resolved else {})
+
+
+def run_stack(stack: str) -> Graph:
+    """Run the real `__main__.py` for `stack` under mocks."""
+    config = stack_config(stack)
+    previous = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack=stack, config=config)
+    finally:
+        os.chdir(previous)
+
+
+@pytest.fixture(autouse=True)
+def _project_root(monkeypatch):
+    """Components take project-relative paths, as `pulumi up` runs from the project root."""
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture(scope="session")
+def dev_graph() -> Graph:
+    return run_stack("dev")
+
+
+@pytest.fixture(scope="session")
+def prod_graph() -> Graph:
+    return run_stack("prod")

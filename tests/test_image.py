@@ -1,0 +1,100 @@
+"""LambdaImage: one platform from the architecture, pushed with the ECR token, cached, pinned by digest."""
+
+import re
+import shutil
+
+import pytest
+
+from components.image import LambdaImage, LambdaImageArgs, content_tag
+from components.registry import CACHE_TAG, EcrRepository, EcrRepositoryArgs
+from conftest import run_program
+
+IMAGE = "docker-build:index:Image"
+URL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/commodity-forecasts/dev/predictor"
+
+
+def build_image(architecture="arm64", captured=None, **overrides):
+    def program():
+        repo = EcrRepository("predictor", EcrRepositoryArgs(repository_name="commodity-forecasts/dev/predictor"))
+        image = LambdaImage(
+            f"predictor-{architecture}",
+            LambdaImageArgs(image="predictor", architecture=architecture, repository=repo, context_dir="images", **overrides),
+        )
+        if captured is not None:
+            image.image_uri.apply(lambda uri: captured.update(uri=uri, tag=image.tag, platform=image.platform))
+
+    return run_program(program)
+
+
+@pytest.mark.parametrize("architecture, platform", [("arm64", "linux/arm64"), ("x86_64", "linux/amd64")])
+def test_exactly_one_platform_derived_from_architecture(architecture, platform):
+    build = build_image(architecture).of_type(IMAGE)[0]
+    assert build.inputs["platforms"] == [platform], f"{build.urn}: a Lambda image must have exactly one platform"
+
+
+def test_builds_the_image_folder_dockerfile_with_images_as_context():
+    build = build_image().of_type(IMAGE)[0]
+    assert build.inputs["context"] == {"location": "images"}
+    assert build.inputs["dockerfile"] == {"location": "images/predictor/Dockerfile"}
+
+
+def test_pushes_a_content_tag_with_the_ecr_token():
+    build = build_image().of_type(IMAGE)[0]
+    assert build.inputs["push"] is True, f"{build.urn}: image must be pushed"
+    [tag] = build.inputs["tags"]
+    assert re.fullmatch(rf"{re.escape(URL)}:release-arm64-[0-9a-f]{{20}}", tag)
+    assert build.inputs["registries"] == [
+        {"address": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "username": "AWS", "password": "mock-ecr-password"}
+    ]
+
+
+def test_registry_cache_in_the_same_repository():
+    build = build_image().of_type(IMAGE)[0]
+    cache_ref = f"{URL}:{CACHE_TAG}"
+    assert build.inputs["cacheFrom"] == [{"registry": {"ref": cache_ref}}]
+    [cache_to] = build.inputs["cacheTo"]
+    assert cache_to["registry"]["ref"] == cache_ref
+    assert cache_to["registry"]["imageManifest"] is True, "ECR needs the cache as an image manifest"
+    assert cache_to["registry"]["ociMediaTypes"] is True
+
+
+def test_image_uri_is_pinned_by_digest():
+    captured = {}
+    graph = build_image(captured=captured)
+    digest = graph.of_type(IMAGE)[0].state["digest"]
+    assert captured["uri"] == f"{URL}@{digest}"
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
+    assert captured["platform"] == "linux/arm64"
+
+
+def test_build_is_parented_to_the_component():
+    graph = build_image()
+    build = graph.of_type(IMAGE)[0]
+    assert build.name == "predictor-arm64-build"
+    assert build.parent_type == "commodity-forecasts:image:LambdaImage"
+
+
+def test_content_tag_is_stable_and_changes_with_any_build_input(tmp_path):
+    context = tmp_path / "images"
+    shutil.copytree("images", context, ignore=shutil.ignore_patterns("__pycache__"))
+    first = content_tag(context, "predictor", "arm64", {})
+    assert first == content_tag(context, "predictor", "arm64", {}), "same inputs must give the same tag"
+    (context / "predictor" / "__pycache__").mkdir(exist_ok=True)
+    (context / "predictor" / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"noise")
+    assert content_tag(context, "predictor", "arm64", {}) == first, "bytecode caches must not change the tag"
+    assert content_tag(context, "predictor", "x86_64", {}) != first
+    assert content_tag(context, "predictor", "arm64", {"MODE": "fast"}) != first
+    handler = context / "predictor" / "handler.py"
+    handler.write_text(handler.read_text() + "\n# changed\n")
+    assert content_tag(context, "predictor", "arm64", {}) != first, "a code change must give a new tag"
+
+
+def test_refuses_unknown_architecture():
+    with pytest.raises(ValueError, match=r"architecture must be one of arm64, x86_64, got 'amd64'"):
+        LambdaImage("x", LambdaImageArgs(image="predictor", architecture="amd64", repository=None, context_dir="images"))
+
+
+def test_refuses_image_without_dockerfile():
+    with pytest.raises(ValueError, match=r"image 'forecaster' has no Dockerfile at images/forecaster/Dockerfile"):
+        LambdaImage("x", LambdaImageArgs(image="forecaster", architecture="arm64", repository=None, context_dir="images"))
+

@@ -1,0 +1,282 @@
+"""Settings: each refusal names the key, the allowed values and what was received."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+
+import pytest
+
+from components.settings import SettingsError, settings_from_config
+from conftest import stack_config
+
+P = "commodity-forecasts"
+
+
+def base_config() -> dict:
+    return {
+        "aws:region": "us-east-1",
+        f"{P}:environment": "dev",
+        f"{P}:images": {"predictor": {}, "trainer": {}},
+        f"{P}:functions": [
+            {"name": "corn", "image": "predictor", "schedule": {"expression": "cron(0 2 * * ? *)"}},
+            {"name": "trainer", "image": "trainer", "memory_mb": 3008, "timeout_seconds": 900},
+        ],
+    }
+
+
+def corn(config: dict) -> dict:
+    return config[f"{P}:functions"][0]
+
+
+def refuse(config: dict, message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        settings_from_config(config, stack="dev")
+    assert str(raised.value) == message
+
+
+def test_valid_config_gives_frozen_typed_settings_with_defaults():
+    settings = settings_from_config(base_config(), stack="dev")
+    assert settings.environment == "dev"
+    assert settings.region == "us-east-1"
+    assert settings.protect is True, "protect must default to on (secure by default)"
+    assert settings.architecture == "arm64"
+    assert settings.log_retention_days == 30
+    assert [f.name for f in settings.functions] == ["corn", "trainer"]
+    corn_settings = settings.functions[0]
+    assert (corn_settings.memory_mb, corn_settings.timeout_seconds, corn_settings.architecture) == (1024, 300, "arm64")
+    assert corn_settings.schedule.expression == "cron(0 2 * * ? *)"
+    assert corn_settings.schedule.timezone == "UTC"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.environment = "prod"
+    with pytest.raises(TypeError):
+        corn_settings.event["commodity"] = "wheat"
+
+
+def test_values_as_pulumi_passes_them_are_decoded():
+    config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in base_config().items()}
+    config[f"{P}:protect"] = "false"
+    config[f"{P}:log_retention_days"] = "14"
+    settings = settings_from_config(config, stack="dev")
+    assert settings.protect is False
+    assert settings.log_retention_days == 14
+    assert settings.functions[1].memory_mb == 3008
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_both_stack_files_validate(stack):
+    settings = settings_from_config(stack_config(stack), stack=stack)
+    assert {image.name for image in settings.images} == {"predictor", "trainer"}
+    commodities = [f.event.get("commodity") for f in settings.functions if f.image == "predictor"]
+    assert commodities == ["corn", "wheat", "soybeans"]
+
+
+def test_image_builds_one_per_image_and_architecture():
+    config = base_config()
+    config[f"{P}:functions"].append({"name": "wheat", "image": "predictor", "architecture": "x86_64"})
+    config[f"{P}:images"]["spare"] = {}
+    settings = settings_from_config(config, stack="dev")
+    assert settings.image_builds() == (
+        ("predictor", "arm64"),
+        ("predictor", "x86_64"),
+        ("trainer", "arm64"),
+        ("spare", "arm64"),
+    )
+
+
+@pytest.mark.parametrize("memory, message", [
+    (64, "functions[corn].memory_mb must be between 128 and 10240, got 64"),
+    (10241, "functions[corn].memory_mb must be between 128 and 10240, got 10241"),
+])
+def test_refuses_memory_out_of_range(memory, message):
+    config = base_config()
+    corn(config)["memory_mb"] = memory
+    refuse(config, message)
+
+
+@pytest.mark.parametrize("timeout", [0, 901])
+def test_refuses_timeout_out_of_range(timeout):
+    config = base_config()
+    corn(config)["timeout_seconds"] = timeout
+    refuse(config, f"functions[corn].timeout_seconds must be between 1 and 900, got {timeout}")
+
+
+def test_refuses_unknown_architecture():
+    config = base_config()
+    config[f"{P}:architecture"] = "amd64"
+    refuse(config, "architecture must be one of arm64, x86_64, got 'amd64'")
+
+
+def test_refuses_unknown_function_architecture():
+    config = base_config()
+    corn(config)["architecture"] = "aarch64"
+    refuse(config, "functions[corn].architecture must be one of arm64, x86_64, got 'aarch64'")
+
+
+@pytest.mark.parametrize("expression, reason", [
+    ("cron(0 2 * * *)", "cron needs 6 fields (minutes hours day-of-month month day-of-week year), got 5"),
+    ("cron(0 2 * * * *)", "exactly one of day-of-month and day-of-week must be '?' (got day-of-month '*', day-of-week '*')"),
+    ("cron(61 2 * * ? *)", "minutes value 61 is outside 0-59"),
+    ("cron(0 2 * * ? 1969)", "year value 1969 is outside 1970-2199"),
+    ("cron(0 2 ? * FUNDAY *)", "day-of-week value 'FUNDAY' is not valid"),
+    ("rate(1 hours)", "rate unit must be singular for 1 and plural otherwise, got 1 hours"),
+    ("rate(5 weeks)", "rate must look like rate(5 minutes), rate(1 hour) or rate(2 days)"),
+    ("0 2 * * ? *", "must start with cron( or rate( and end with )"),
+])
+def test_refuses_invalid_schedule_expression(expression, reason):
+    config = base_config()
+    corn(config)["schedule"]["expression"] = expression
+    refuse(
+        config,
+        "functions[corn].schedule.expression must be a valid EventBridge cron(...) or rate(...) expression, "
+        f"got {expression!r}: {reason}",
+    )
+
+
+def test_refuses_unknown_timezone():
+    config = base_config()
+    corn(config)["schedule"]["timezone"] = "Corn Belt Time"
+    refuse(
+        config,
+        "functions[corn].schedule.timezone must be an IANA time zone such as UTC or America/Chicago, "
+        "got 'Corn Belt Time'",
+    )
+
+
+def test_refuses_duplicate_function_names():
+    config = base_config()
+    config[f"{P}:functions"].append({"name": "corn", "image": "predictor"})
+    refuse(config, "functions[2].name 'corn' is already used by functions[0]; names must be unique")
+
+
+def test_refuses_negative_provisioned_concurrency():
+    config = base_config()
+    corn(config)["provisioned_concurrency"] = -1
+    refuse(config, "functions[corn].provisioned_concurrency must be between 0 and 10000, got -1")
+
+
+def test_refuses_provisioned_concurrency_above_reserved():
+    config = base_config()
+    corn(config).update(reserved_concurrency=2, provisioned_concurrency=3)
+    refuse(config, "functions[corn].provisioned_concurrency must be between 0 and reserved_concurrency (2), got 3")
+
+
+def test_refuses_schedule_aligned_concurrency_without_schedule():
+    config = base_config()
+    config[f"{P}:functions"][1].update(provisioned_concurrency=1, provisioned_concurrency_mode="schedule_aligned")
+    refuse(config, "functions[trainer].provisioned_concurrency_mode is schedule_aligned but the function has no schedule")
+
+
+def test_refuses_log_retention_cloudwatch_does_not_accept():
+    config = base_config()
+    config[f"{P}:log_retention_days"] = 10
+    refuse(
+        config,
+        "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
+        "1096, 1827, 2192, 2557, 2922, 3288, 3653, got 10",
+    )
+
+
+def test_refuses_untagged_expiry_below_one():
+    config = base_config()
+    config[f"{P}:ecr_untagged_expire_days"] = 0
+    refuse(config, "ecr_untagged_expire_days must be between 1 and 3650, got 0")
+
+
+@pytest.mark.parametrize("keep", [0, 1])
+def test_refuses_keeping_fewer_than_two_release_images(keep):
+    config = base_config()
+    config[f"{P}:ecr_keep_release_images"] = keep
+    refuse(config, f"ecr_keep_release_images must be between 2 and 1000, got {keep}")
+
+
+def test_refuses_unknown_top_level_key_and_suggests_the_right_one():
+    config = base_config()
+    config[f"{P}:log_retention"] = 14
+    with pytest.raises(SettingsError) as raised:
+        settings_from_config(config, stack="dev")
+    message = str(raised.value)
+    assert message.startswith(
+        "unknown config key 'commodity-forecasts:log_retention'; did you mean 'log_retention_days'?; known keys: "
+    )
+
+
+def test_refuses_unknown_function_key():
+    config = base_config()
+    corn(config)["memroy_mb"] = 2048
+    with pytest.raises(SettingsError) as raised:
+        settings_from_config(config, stack="dev")
+    assert str(raised.value).startswith("unknown key 'memroy_mb' in functions[corn]; did you mean 'memory_mb'?")
+
+
+def test_refuses_unknown_schedule_key():
+    config = base_config()
+    corn(config)["schedule"]["tz"] = "UTC"
+    with pytest.raises(SettingsError) as raised:
+        settings_from_config(config, stack="dev")
+    assert str(raised.value).startswith("unknown key 'tz' in functions[corn].schedule")
+
+
+def test_refuses_missing_environment():
+    config = base_config()
+    del config[f"{P}:environment"]
+    refuse(config, "environment is required")
+
+
+def test_refuses_missing_region():
+    config = base_config()
+    del config["aws:region"]
+    refuse(config, "aws:region is required (set it with `pulumi config set aws:region us-east-1`)")
+
+
+def test_refuses_function_without_image():
+    config = base_config()
+    del corn(config)["image"]
+    refuse(config, "functions[corn].image is required")
+
+
+def test_refuses_function_without_name():
+    config = base_config()
+    del corn(config)["name"]
+    refuse(config, "functions[0].name is required")
+
+
+def test_refuses_function_naming_an_image_that_does_not_exist():
+    config = base_config()
+    corn(config)["image"] = "predicter"
+    refuse(config, "functions[corn].image must be one of predictor, trainer, got 'predicter'")
+
+
+def test_refuses_function_name_too_long_for_lambda():
+    config = base_config()
+    corn(config)["name"] = "x" * 41
+    refuse(
+        config,
+        f"functions[{'x' * 41}].name makes the function name 'commodity-forecasts-dev-{'x' * 41}' "
+        "(65 characters); Lambda allows at most 64",
+    )
+
+
+def test_refuses_wrongly_typed_value():
+    config = base_config()
+    corn(config)["memory_mb"] = "lots"
+    refuse(config, "functions[corn].memory_mb must be a whole number, got 'lots'")
+
+
+def test_refuses_reserved_environment_variable():
+    config = base_config()
+    corn(config)["environment"] = {"AWS_REGION": "eu-west-1"}
+    refuse(config, "functions[corn].environment key 'AWS_REGION' is reserved by Lambda")
+
+
+def test_refuses_bad_alarm_email():
+    config = base_config()
+    config[f"{P}:alarm_emails"] = ["oncall"]
+    refuse(config, "alarm_emails entries must each be an email address, got 'oncall'")
+
+
+def test_refuses_empty_images():
+    config = copy.deepcopy(base_config())
+    config[f"{P}:images"] = {}
+    refuse(config, "images must list at least one image, e.g. {predictor: {}}")
