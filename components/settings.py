@@ -28,8 +28,16 @@ LOG_RETENTION_DAYS = (
 )
 """The only retention periods CloudWatch Logs accepts."""
 PROVISIONED_CONCURRENCY_MODES = ("fixed", "schedule_aligned")
+PRICES_PREFIX = "prices/"
+MODELS_PREFIX = "models/"
+PREDICTIONS_PREFIX = "predictions/"
+"""The data bucket's layout (see images/common/storage.py); injected into every function."""
+METRICS_NAMESPACE = "CommodityForecasts"
+"""CloudWatch namespace of the workloads' business metrics."""
 _NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
 _ENV_VAR = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _RESERVED_ENV = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|_X_AMZN_TRACE_ID$|TZ$)")
 _MAX_FUNCTION_NAME = 64
@@ -116,11 +124,25 @@ class Settings:
     log_retention_days: int
     alarm_emails: tuple[str, ...]
     stagger_minutes: int
+    legacy_bucket: str
+    """The mobile app's existing bucket; the stack may write only under `legacy_prefix`."""
+    legacy_prefix: str
 
     @property
     def name_prefix(self) -> str:
         """Prefix of physical names, unique per project and environment."""
         return f"{self.project}-{self.environment}"
+
+    def data_bucket_name(self, account_id: str) -> str:
+        """S3 names are global: account and region make ours unique without a random suffix."""
+        return f"{self.name_prefix}-data-{account_id}-{self.region}"
+
+    @property
+    def predictions_table_name(self) -> str:
+        return f"{self.name_prefix}-predictions"
+
+    def function_name(self, function: FunctionSettings) -> str:
+        return f"{self.name_prefix}-{function.name}"
 
     def image(self, name: str) -> ImageSettings:
         return next(image for image in self.images if image.name == name)
@@ -152,12 +174,18 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
     if region in (None, ""):
         raise SettingsError("aws:region is required (set it with `pulumi config set aws:region us-east-1`)")
     top = _Reader("", own, unknown_hint=f"config key '{project}:{{key}}'")
-    environment = top.string("environment", pattern=_NAME, pattern_text="lowercase letters, digits and hyphens")
+    environment = top.string(
+        "environment", pattern=_NAME, pattern_text="lowercase letters, digits and hyphens", max_length=12
+    )
     protect = top.boolean("protect", True)
     architecture = top.string("architecture", "arm64", choices=ARCHITECTURES)
     log_retention_days = top.integer("log_retention_days", 30, allowed=LOG_RETENTION_DAYS)
     alarm_emails = tuple(top.string_list("alarm_emails", [], pattern=_EMAIL, pattern_text="an email address"))
     stagger_minutes = top.integer("stagger_minutes", 15, minimum=1, maximum=720)
+    legacy_bucket = top.string("legacy_bucket", pattern=_BUCKET, pattern_text="an S3 bucket name")
+    legacy_prefix = top.string(
+        "legacy_prefix", "predictions/latest/", pattern=_PREFIX, pattern_text="a key prefix ending in '/'"
+    )
     ecr = EcrSettings(
         untagged_expire_days=top.integer("ecr_untagged_expire_days", 1, minimum=1, maximum=3650),
         keep_release_images=top.integer("ecr_keep_release_images", 5, minimum=2, maximum=1000),
@@ -178,6 +206,8 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         log_retention_days=log_retention_days,
         alarm_emails=alarm_emails,
         stagger_minutes=stagger_minutes,
+        legacy_bucket=legacy_bucket,
+        legacy_prefix=legacy_prefix,
     )
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from components.image import LambdaImage, LambdaImageArgs, content_tag
 from components.registry import CACHE_TAG, EcrRepository, EcrRepositoryArgs
-from conftest import run_program
+from tests.conftest import run_program
 
 IMAGE = "docker-build:index:Image"
 URL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/commodity-forecasts/dev/predictor"

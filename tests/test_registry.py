@@ -7,7 +7,7 @@ import pulumi
 import pytest
 
 from components.registry import CACHE_TAG, EcrRepository, EcrRepositoryArgs, lifecycle_policy
-from conftest import run_program
+from tests.conftest import run_program
 
 REPO = "aws:ecr/repository:Repository"
 LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from components.settings import SettingsError, settings_from_config
-from conftest import stack_config
+from tests.conftest import stack_config
 
 P = "commodity-forecasts"
 
@@ -18,6 +18,7 @@ def base_config() -> dict:
     return {
         "aws:region": "us-east-1",
         f"{P}:environment": "dev",
+        f"{P}:legacy_bucket": "commodity-mobile-legacy-dev",
         f"{P}:images": {"predictor": {}, "trainer": {}},
         f"{P}:functions": [
             {"name": "corn", "image": "predictor", "schedule": {"expression": "cron(0 2 * * ? *)"}},
@@ -280,3 +281,15 @@ def test_refuses_empty_images():
     config = copy.deepcopy(base_config())
     config[f"{P}:images"] = {}
     refuse(config, "images must list at least one image, e.g. {predictor: {}}")
+
+
+def test_refuses_bad_legacy_bucket_name():
+    config = base_config()
+    config[f"{P}:legacy_bucket"] = "Mobile_Legacy"
+    refuse(config, "legacy_bucket must be an S3 bucket name, got 'Mobile_Legacy'")
+
+
+def test_refuses_legacy_prefix_without_trailing_slash():
+    config = base_config()
+    config[f"{P}:legacy_prefix"] = "predictions/latest"
+    refuse(config, "legacy_prefix must be a key prefix ending in '/', got 'predictions/latest'")

@@ -3,10 +3,9 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conftest import run_stack  # noqa: E402
+from tests.conftest import run_stack  # noqa: E402
 
 for stack in sys.argv[1:] or ["dev"]:
     graph = run_stack(stack)

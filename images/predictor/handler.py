@@ -1,5 +1,58 @@
-"""Placeholder handler until the predictor workload lands."""
+"""Predictor entry point: validate the event, forecast one commodity, store it, emit metrics.
+
+Failures raise (after `logger.exception`), so Lambda's retries, the DLQ and the Errors alarm see
+them. Only the legacy mobile JSON is best-effort: its failure is logged and counted, not fatal.
+"""
+
+from __future__ import annotations
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from common.environment import WorkloadEnvironment
+from common.events import PredictionRequest, now_utc
+from predictor import service
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+s3 = boto3.client("s3")
+dynamodb = boto3.client("dynamodb")
 
 
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event, context):
-    return {"image": "predictor", "event": event}
+    try:
+        request = PredictionRequest.parse(event)
+        env = WorkloadEnvironment.from_env()
+        logger.append_keys(commodity=request.commodity, as_of=request.as_of.isoformat())
+        metrics.add_dimension(name="commodity", value=request.commodity)
+        model = service.load_model(s3, env, request.commodity)
+        rows = service.recent_prices(s3, env, request)
+        prediction = service.store(dynamodb, env, service.predict(model, rows, request.as_of, now_utc()))
+        full_key = service.write_full_json(s3, env, prediction)
+    except Exception:
+        logger.exception("prediction failed")
+        raise
+    legacy_failed = _write_legacy(env, prediction)
+    metrics.add_metric(name="PredictionsWritten", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="PredictedChangePct", unit=MetricUnit.Percent, value=prediction.change_pct)
+    metrics.add_metric(name="ModelAgeDays", unit=MetricUnit.Count, value=prediction.model_age_days)
+    metrics.add_metric(name="LegacyWriteFailures", unit=MetricUnit.Count, value=int(legacy_failed))
+    logger.info("prediction stored", extra={"prediction": prediction.__dict__, "full_json": full_key})
+    return {**prediction.__dict__, "legacy_written": not legacy_failed}
+
+
+@tracer.capture_method
+def _write_legacy(env: WorkloadEnvironment, prediction: service.Prediction) -> bool:
+    """Write the mobile app's JSON; True when it failed (logged and counted, never raised)."""
+    try:
+        service.write_legacy_json(s3, env, prediction)
+    except (ClientError, BotoCoreError):
+        logger.exception("legacy write failed", extra={"legacy_bucket": env.legacy_bucket})
+        return True
+    return False

@@ -1,5 +1,56 @@
-"""Placeholder handler until the trainer workload lands."""
+"""Trainer entry point: train each requested commodity, publish, promote only winners.
+
+Every commodity is attempted; if any failed, the run raises `TrainingFailed` naming them, so the
+weekly schedule's retries, the DLQ and the Errors alarm see it.
+"""
+
+from __future__ import annotations
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+
+from common.environment import WorkloadEnvironment
+from common.errors import TrainingFailed
+from common.events import TrainingRequest, now_utc
+from trainer import training
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+s3 = boto3.client("s3")
 
 
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event, context):
-    return {"image": "trainer", "event": event}
+    try:
+        request = TrainingRequest.parse(event)
+        env = WorkloadEnvironment.from_env()
+    except Exception:
+        logger.exception("training request refused")
+        raise
+    results, failures = [], {}
+    for commodity in request.commodities:
+        try:
+            rows = training.read_history(s3, env, commodity, request.as_of)
+            result = training.train(commodity, rows, as_of=request.as_of, now=now_utc(), min_improvement=env.min_improvement)
+            summary = training.publish(s3, env, result)
+        except Exception as error:
+            logger.exception("training failed", extra={"commodity": commodity})
+            failures[commodity] = f"{type(error).__name__}: {error}"
+            continue
+        results.append(summary)
+        logger.info("model trained", extra=summary)
+        _emit(commodity, "ModelPromoted", MetricUnit.Count, int(summary["promoted"]))
+        _emit(commodity, "ModelImprovementPct", MetricUnit.Percent, summary["improvement"] * 100)
+    if failures:
+        raise TrainingFailed("; ".join(f"{name}: {reason}" for name, reason in failures.items()))
+    return {"as_of": request.as_of.isoformat(), "models": results}
+
+
+def _emit(commodity: str, name: str, unit: MetricUnit, value: float) -> None:
+    """One metric with its own commodity dimension (one invocation trains several commodities)."""
+    with single_metric(name=name, unit=unit, value=value, default_dimensions=metrics.default_dimensions) as metric:
+        metric.add_dimension(name="commodity", value=commodity)

@@ -1,0 +1,133 @@
+"""A local AWS on loopback (moto's server) holding the data plane the dev stack declares.
+
+Used by `make demo` and by the workload tests: same names, same layout, real HTTP calls through
+boto3, no account.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import date
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from common.schema import to_csv
+from common.storage import price_key
+from demo.prices import generate
+
+ACCOUNT_ID = "123456789012"
+"""moto's account."""
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+@dataclass(frozen=True)
+class Names:
+    """Where the workloads read and write: what the stack injects as environment variables."""
+
+    data_bucket: str
+    predictions_table: str
+    legacy_bucket: str
+    legacy_prefix: str
+    prices_prefix: str
+    models_prefix: str
+    predictions_prefix: str
+
+    def environment(self, *, service: str) -> dict[str, str]:
+        return {
+            "DATA_BUCKET": self.data_bucket,
+            "PREDICTIONS_TABLE": self.predictions_table,
+            "LEGACY_BUCKET": self.legacy_bucket,
+            "LEGACY_PREFIX": self.legacy_prefix,
+            "PRICES_PREFIX": self.prices_prefix,
+            "MODELS_PREFIX": self.models_prefix,
+            "PREDICTIONS_PREFIX": self.predictions_prefix,
+            "POWERTOOLS_SERVICE_NAME": service,
+            "POWERTOOLS_METRICS_NAMESPACE": "CommodityForecasts",
+        }
+
+
+class Emulator:
+    """moto's server on 127.0.0.1 at a free port; `environment` points boto3 at it."""
+
+    def __init__(self, region: str = "us-east-1"):
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.region = region
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.endpoint = ""
+
+    def __enter__(self) -> "Emulator":
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.stop()
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            **FAKE_CREDENTIALS,
+        }
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region, **_lower(FAKE_CREDENTIALS))
+
+    def reset(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).read()
+
+
+def create_data_plane(emulator: Emulator, names: Names) -> None:
+    """Buckets (versioned, encrypted) and the predictions table (commodity + effective date)."""
+    s3 = emulator.client("s3")
+    for bucket in (names.data_bucket, names.legacy_bucket):
+        kwargs = {} if emulator.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": emulator.region}}
+        s3.create_bucket(Bucket=bucket, **kwargs)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        )
+    emulator.client("dynamodb").create_table(
+        TableName=names.predictions_table,
+        KeySchema=[{"AttributeName": "commodity", "KeyType": "HASH"}, {"AttributeName": "effective_date", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "commodity", "AttributeType": "S"},
+            {"AttributeName": "effective_date", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def seed_prices(emulator: Emulator, names: Names, commodities: tuple[str, ...], end: date) -> dict[str, int]:
+    """Write generated history as yearly CSV files; returns rows written per commodity."""
+    s3 = emulator.client("s3")
+    counts = {}
+    for commodity in commodities:
+        rows = generate(commodity, end)
+        for year in sorted({row.date.year for row in rows}):
+            year_rows = [row for row in rows if row.date.year == year]
+            s3.put_object(
+                Bucket=names.data_bucket,
+                Key=price_key(names.prices_prefix, commodity, year),
+                Body=to_csv(year_rows).encode(),
+                ContentType="text/csv",
+            )
+        counts[commodity] = len(rows)
+    return counts
+
+
+def _lower(credentials: dict[str, str]) -> dict[str, str]:
+    return {key.lower(): value for key, value in credentials.items()}
+
+
+def apply_environment(values: dict[str, str]) -> None:
+    os.environ.update(values)

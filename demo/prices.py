@@ -1,0 +1,125 @@
+"""Deterministic, realistic daily price history for corn, wheat and soybeans.
+
+Each series is log-price = level + trend + seasonal cycle (lowest around harvest) + a mean-reverting
+daily component + rare supply shocks that decay over weeks. Weekends and US exchange holidays have no
+row. The random draws are taken one trading day at a time from a fixed start with a per-commodity
+seed, so the history up to any date is the same whatever end date is asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+from statistics import NormalDist
+
+import numpy as np
+
+from common.schema import PriceRow
+
+START = date(2019, 1, 2)
+_STANDARD_NORMAL = NormalDist()
+
+
+@dataclass(frozen=True)
+class Market:
+    level: float
+    """Typical price, US dollars per bushel."""
+    trend_per_year: float
+    seasonal_amplitude: float
+    harvest_low_day: int
+    """Day of year when the seasonal cycle bottoms out (harvest pressure)."""
+    daily_volatility: float
+    reversion_half_life_days: float
+    shocks_per_year: float
+    shock_size: float
+    shock_half_life_days: float
+
+
+MARKETS = {
+    "corn": Market(4.60, 0.015, 0.07, 285, 0.013, 3.0, 1.0, 0.08, 45),
+    "wheat": Market(6.20, 0.010, 0.06, 200, 0.015, 3.0, 1.0, 0.09, 35),
+    "soybeans": Market(12.40, 0.012, 0.05, 275, 0.011, 3.5, 1.0, 0.07, 50),
+}
+
+
+def us_exchange_holidays(year: int) -> set[date]:
+    """New Year, MLK, Presidents, Good Friday, Memorial, Juneteenth (2022+), Independence, Labor,
+    Thanksgiving, Christmas — observed on the nearest weekday when they fall on a weekend."""
+
+    def nth_weekday(month: int, weekday: int, n: int) -> date:
+        first = date(year, month, 1)
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+
+    def last_weekday(month: int, weekday: int) -> date:
+        last = date(year, month + 1, 1) - timedelta(days=1)
+        return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+    def observed(day: date) -> date:
+        return day + timedelta(days={5: -1, 6: 1}.get(day.weekday(), 0))
+
+    holidays = {
+        observed(date(year, 1, 1)),
+        nth_weekday(1, 0, 3),
+        nth_weekday(2, 0, 3),
+        _easter(year) - timedelta(days=2),
+        last_weekday(5, 0),
+        observed(date(year, 7, 4)),
+        nth_weekday(9, 0, 1),
+        nth_weekday(11, 3, 4),
+        observed(date(year, 12, 25)),
+    }
+    if year >= 2022:
+        holidays.add(observed(date(year, 6, 19)))
+    return holidays
+
+
+def trading_days(start: date, end: date) -> list[date]:
+    holidays = set().union(*(us_exchange_holidays(y) for y in range(start.year, end.year + 1)))
+    days, day = [], start
+    while day <= end:
+        if day.weekday() < 5 and day not in holidays:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def generate(commodity: str, end: date, start: date = START) -> list[PriceRow]:
+    """Daily closes for `commodity` on every trading day from `start` to `end` inclusive."""
+    market = MARKETS[commodity]
+    seed = int.from_bytes(hashlib.sha256(commodity.encode()).digest()[:8], "big")
+    rng = np.random.default_rng(seed)
+    reversion = 0.5 ** (1 / market.reversion_half_life_days)
+    shock_decay = 0.5 ** (1 / market.shock_half_life_days)
+    deviation = shock = 0.0
+    rows = []
+    for day in trading_days(start, end):
+        noise, shock_draw, shock_sign_draw, shock_size_draw = rng.random(4)
+        deviation = reversion * deviation + market.daily_volatility * _normal(noise)
+        shock *= shock_decay
+        if shock_draw < market.shocks_per_year / 252:
+            shock += (1 if shock_sign_draw < 0.6 else -1) * market.shock_size * (0.5 + shock_size_draw)
+        years = (day - START).days / 365.25
+        season = market.seasonal_amplitude * np.cos(2 * np.pi * (day.timetuple().tm_yday - market.harvest_low_day - 182.6) / 365.25)
+        log_price = np.log(market.level) + market.trend_per_year * years + season + deviation + shock
+        rows.append(PriceRow(day, commodity, round(float(np.exp(log_price)), 4)))
+    return rows
+
+
+def _normal(uniform: float) -> float:
+    """Standard normal quantile of a uniform draw."""
+    return _STANDARD_NORMAL.inv_cdf(min(max(uniform, 1e-12), 1 - 1e-12))
+
+
+def _easter(year: int) -> date:
+    """Gregorian Easter Sunday (anonymous algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    m = (32 + 2 * e + 2 * i - h - k) % 7
+    n = (a + 11 * h + 22 * m + 114) // 451
+    month, day = divmod(h + m - 7 * n + 114, 31)
+    return date(year, month, day + 1)

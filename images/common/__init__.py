@@ -1,0 +1,1 @@
+"""Code shared by the predictor and trainer images: one schema, one feature function, one storage layout."""

@@ -1,0 +1,58 @@
+"""The names a workload receives from its stack, as environment variables. Nothing is typed by hand:
+the stack injects bucket, table and prefixes from resource outputs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from common.errors import MissingConfiguration
+
+
+@dataclass(frozen=True)
+class WorkloadEnvironment:
+    data_bucket: str
+    """Prices, models and full predictions."""
+    predictions_table: str
+    """One item per (commodity, effective date)."""
+    legacy_bucket: str
+    """The mobile app's bucket; only `legacy_prefix` is writable."""
+    legacy_prefix: str
+    prices_prefix: str
+    models_prefix: str
+    predictions_prefix: str
+    max_price_age_days: int
+    """Newest price may be at most this many days older than the run date."""
+    min_improvement: float
+    """Fraction by which a new model's MAE must beat the naive forecast's to be promoted."""
+
+    @classmethod
+    def from_env(cls) -> "WorkloadEnvironment":
+        def required(name: str) -> str:
+            value = os.environ.get(name, "")
+            if not value:
+                raise MissingConfiguration(f"environment variable {name} is not set; the stack sets it")
+            return value
+
+        def prefix(name: str) -> str:
+            value = required(name)
+            if not value.endswith("/") or value.startswith("/"):
+                raise MissingConfiguration(f"environment variable {name} must end with '/' and not start with one, got {value!r}")
+            return value
+
+        try:
+            max_age = int(os.environ.get("MAX_PRICE_AGE_DAYS", "4"))
+            min_improvement = float(os.environ.get("MIN_IMPROVEMENT", "0"))
+        except ValueError as error:
+            raise MissingConfiguration(f"MAX_PRICE_AGE_DAYS / MIN_IMPROVEMENT must be numbers: {error}") from None
+        return cls(
+            data_bucket=required("DATA_BUCKET"),
+            predictions_table=required("PREDICTIONS_TABLE"),
+            legacy_bucket=required("LEGACY_BUCKET"),
+            legacy_prefix=prefix("LEGACY_PREFIX"),
+            prices_prefix=prefix("PRICES_PREFIX"),
+            models_prefix=prefix("MODELS_PREFIX"),
+            predictions_prefix=prefix("PREDICTIONS_PREFIX"),
+            max_price_age_days=max_age,
+            min_improvement=min_improvement,
+        )

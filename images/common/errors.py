@@ -1,0 +1,50 @@
+"""Typed failures of the workloads. Each is raised, never turned into a status code, so Lambda's
+retries, the DLQ and the Errors alarm all see it."""
+
+
+class WorkloadError(Exception):
+    """Base of every failure the workloads raise on purpose."""
+
+
+class MissingConfiguration(WorkloadError):
+    """An environment variable the stack must set is absent."""
+
+
+class InvalidEvent(WorkloadError):
+    """The invocation event does not have the documented shape."""
+
+
+class UnknownCommodity(InvalidEvent):
+    """The event names a commodity this deployment does not forecast."""
+
+
+class ModelNotFound(WorkloadError):
+    """No published model (or its `latest.json` pointer) exists for the commodity."""
+
+
+class ModelChecksumMismatch(WorkloadError):
+    """The model file's sha256 differs from the one its pointer recorded."""
+
+
+class ModelIncompatible(WorkloadError):
+    """The model was trained on features this code does not compute."""
+
+
+class PricesNotFound(WorkloadError):
+    """No price history exists for the commodity."""
+
+
+class InvalidPrices(WorkloadError):
+    """Price rows are malformed, missing, NaN, non-positive, duplicated or out of order."""
+
+
+class StaleData(WorkloadError):
+    """The newest price is older than the freshness limit allows."""
+
+
+class InsufficientData(WorkloadError):
+    """Too few price rows to compute features (or to train)."""
+
+
+class TrainingFailed(WorkloadError):
+    """At least one commodity could not be trained; the others were still attempted."""

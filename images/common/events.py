@@ -1,0 +1,93 @@
+"""Invocation events, parsed into typed requests before any work starts.
+
+EventBridge Scheduler delivers the schedule's `input` verbatim, so a scheduled run and a manual
+`aws lambda invoke` send the same shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from common.errors import InvalidEvent, UnknownCommodity
+from common.schema import COMMODITIES
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def today_utc() -> date:
+    return now_utc().date()
+
+
+@dataclass(frozen=True)
+class PredictionRequest:
+    """`{"commodity": "corn"}` (scheduled) or `{"commodity": "corn", "as_of": "2026-11-20"}` (manual)."""
+
+    commodity: str
+    as_of: date
+
+    @classmethod
+    def parse(cls, event: Any) -> "PredictionRequest":
+        body = _object(event, allowed={"commodity", "as_of"}, example='{"commodity": "corn"}')
+        if "commodity" not in body:
+            raise InvalidEvent('event must name a commodity, e.g. {"commodity": "corn"}')
+        return cls(commodity=_commodity(body["commodity"]), as_of=_as_of(body.get("as_of")))
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """`{}` trains every commodity; `{"commodities": ["corn"]}` or `{"commodity": "corn"}` some;
+    `as_of` trains on history up to that date."""
+
+    commodities: tuple[str, ...]
+    as_of: date
+
+    @classmethod
+    def parse(cls, event: Any) -> "TrainingRequest":
+        body = _object(event, allowed={"commodity", "commodities", "as_of"}, example='{} or {"commodities": ["corn"]}')
+        if "commodity" in body and "commodities" in body:
+            raise InvalidEvent("event may name 'commodity' or 'commodities', not both")
+        if "commodity" in body:
+            names = [body["commodity"]]
+        elif "commodities" in body:
+            names = body["commodities"]
+            if not isinstance(names, list) or not names:
+                raise InvalidEvent(f"'commodities' must be a non-empty list, got {names!r}")
+        else:
+            names = list(COMMODITIES)
+        commodities = tuple(dict.fromkeys(_commodity(name) for name in names))
+        return cls(commodities=commodities, as_of=_as_of(body.get("as_of")))
+
+
+def _object(event: Any, *, allowed: set[str], example: str) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"event must be a JSON object like {example}, got {type(event).__name__}")
+    unknown = sorted(set(event) - allowed)
+    if unknown:
+        raise InvalidEvent(f"event has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    return event
+
+
+def _commodity(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidEvent(f"commodity must be a string, got {value!r}")
+    if value not in COMMODITIES:
+        raise UnknownCommodity(f"unknown commodity {value!r}; this deployment forecasts {', '.join(COMMODITIES)}")
+    return value
+
+
+def _as_of(value: Any) -> date:
+    if value is None:
+        return today_utc()
+    if not isinstance(value, str):
+        raise InvalidEvent(f"as_of must be a YYYY-MM-DD string, got {value!r}")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise InvalidEvent(f"as_of must be a YYYY-MM-DD date, got {value!r}") from None
+    if day > today_utc():
+        raise InvalidEvent(f"as_of {value} is in the future")
+    return day

@@ -1,0 +1,200 @@
+"""The predictor's work, as plain functions: load the promoted model, read and validate recent
+prices, predict, and store the result idempotently. The handler only wires these together."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import xgboost as xgb
+
+from common import storage
+from common.environment import WorkloadEnvironment
+from common.errors import InsufficientData, ModelChecksumMismatch, ModelIncompatible, ModelNotFound
+from common.events import PredictionRequest
+from common.features import FEATURE_NAMES, HORIZON, LOOKBACK, feature_matrix
+from common.schema import PriceRow, validate_history
+
+HISTORY_CALENDAR_DAYS = 150
+"""Calendar days of prices read per run: comfortably more than LOOKBACK trading days."""
+FLAT_THRESHOLD_PCT = 0.1
+"""Predicted moves smaller than this are reported as direction "flat"."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified model, kept across warm invocations of one container."""
+
+    commodity: str
+    version: str
+    sha256: str
+    trained_at: datetime
+    booster: xgb.Booster
+
+
+@dataclass(frozen=True)
+class Prediction:
+    commodity: str
+    effective_date: str
+    """The run's date: the key a retried run writes again."""
+    price_date: str
+    """Date of the newest close the forecast starts from."""
+    target_date: str
+    """The trading day the forecast is for (HORIZON business days after price_date)."""
+    current_price: float
+    predicted_price: float
+    change_pct: float
+    direction: str
+    model_version: str
+    model_sha256: str
+    model_age_days: int
+    input_sha256: str
+    """Fingerprint of the prices used: equal inputs and model give an equal prediction."""
+    created_at: str
+
+
+_MODELS: dict[str, LoadedModel] = {}
+
+
+def load_model(s3, env: WorkloadEnvironment, commodity: str) -> LoadedModel:
+    """The promoted model for `commodity`, downloaded only when the pointer names a new one."""
+    pointer = storage.read_latest_pointer(s3, env.data_bucket, env.models_prefix, commodity)
+    cached = _MODELS.get(commodity)
+    if cached is not None and cached.sha256 == pointer["sha256"]:
+        return cached
+    raw = storage.get_bytes(s3, env.data_bucket, pointer["model_key"])
+    if raw is None:
+        raise ModelNotFound(f"{commodity}: latest.json names s3://{env.data_bucket}/{pointer['model_key']}, which does not exist")
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != pointer["sha256"]:
+        raise ModelChecksumMismatch(
+            f"{commodity}: {pointer['model_key']} has sha256 {actual}, latest.json expects {pointer['sha256']}"
+        )
+    metadata_text = storage.get_text(s3, env.data_bucket, pointer["metadata_key"])
+    if metadata_text is None:
+        raise ModelNotFound(f"{commodity}: metadata {pointer['metadata_key']} does not exist")
+    metadata = json.loads(metadata_text)
+    if tuple(metadata.get("features", ())) != FEATURE_NAMES or metadata.get("horizon") != HORIZON:
+        raise ModelIncompatible(
+            f"{commodity}: model {pointer['version']} expects features {metadata.get('features')} at horizon "
+            f"{metadata.get('horizon')}; this predictor computes {list(FEATURE_NAMES)} at horizon {HORIZON}"
+        )
+    booster = xgb.Booster()
+    booster.load_model(bytearray(raw))
+    model = LoadedModel(
+        commodity=commodity,
+        version=pointer["version"],
+        sha256=actual,
+        trained_at=datetime.fromisoformat(metadata["trained_at"]),
+        booster=booster,
+    )
+    _MODELS[commodity] = model
+    return model
+
+
+def recent_prices(s3, env: WorkloadEnvironment, request: PredictionRequest) -> list[PriceRow]:
+    """Validated prices up to the run date: enough rows for the features, fresh enough to trust."""
+    first_year = (request.as_of - timedelta(days=HISTORY_CALENDAR_DAYS)).year
+    rows = storage.read_prices(
+        s3, env.data_bucket, env.prices_prefix, request.commodity, first_year=first_year, until=request.as_of
+    )
+    validate_history(
+        rows,
+        commodity=request.commodity,
+        as_of=request.as_of,
+        max_age_days=env.max_price_age_days,
+        min_rows=LOOKBACK + 1,
+    )
+    return rows
+
+
+def predict(model: LoadedModel, rows: list[PriceRow], as_of: date, now: datetime) -> Prediction:
+    """Forecast the close HORIZON trading days after the newest row."""
+    recent = rows[-(LOOKBACK + 1):]
+    dates = np.array([row.date for row in recent], dtype="datetime64[D]")
+    closes = np.array([row.close for row in recent], dtype=np.float64)
+    features = feature_matrix(dates, closes)[-1:]
+    if np.isnan(features).any():
+        raise InsufficientData(f"{model.commodity}: features incomplete for {recent[-1].date}")
+    log_return = float(model.booster.inplace_predict(features)[0])
+    current = float(closes[-1])
+    predicted = current * float(np.exp(log_return))
+    change_pct = (predicted / current - 1) * 100
+    direction = "flat" if abs(change_pct) < FLAT_THRESHOLD_PCT else ("up" if change_pct > 0 else "down")
+    fingerprint = hashlib.sha256(
+        "\n".join(f"{row.date.isoformat()},{row.close!r}" for row in recent).encode()
+    ).hexdigest()
+    target = np.busday_offset(dates[-1], HORIZON, roll="forward")
+    return Prediction(
+        commodity=model.commodity,
+        effective_date=as_of.isoformat(),
+        price_date=recent[-1].date.isoformat(),
+        target_date=str(target),
+        current_price=round(current, 4),
+        predicted_price=round(predicted, 4),
+        change_pct=round(change_pct, 4),
+        direction=direction,
+        model_version=model.version,
+        model_sha256=model.sha256,
+        model_age_days=max(0, (now - model.trained_at).days),
+        input_sha256=fingerprint,
+        created_at=now.isoformat(timespec="seconds"),
+    )
+
+
+def store(dynamodb, env: WorkloadEnvironment, prediction: Prediction) -> Prediction:
+    """Write the one item for (commodity, effective date). A retry with the same model and inputs
+    keeps the stored item (and its timestamp); a new model or corrected prices replace it."""
+    key = {"commodity": {"S": prediction.commodity}, "effective_date": {"S": prediction.effective_date}}
+    existing = dynamodb.get_item(TableName=env.predictions_table, Key=key, ConsistentRead=True).get("Item")
+    if existing and existing["model_sha256"]["S"] == prediction.model_sha256 and existing["input_sha256"]["S"] == prediction.input_sha256:
+        return _from_item(existing)
+    dynamodb.put_item(TableName=env.predictions_table, Item=_to_item(prediction))
+    return prediction
+
+
+def write_full_json(s3, env: WorkloadEnvironment, prediction: Prediction) -> str:
+    key = storage.prediction_key(env.predictions_prefix, prediction.commodity, date.fromisoformat(prediction.effective_date))
+    storage.put_json(s3, env.data_bucket, key, asdict(prediction))
+    return key
+
+
+def legacy_document(prediction: Prediction) -> dict:
+    """The mobile app's format, unchanged since before this project."""
+    return {
+        "prediction_date": prediction.target_date,
+        "predicted_price": prediction.predicted_price,
+        "current_price": prediction.current_price,
+        "direction": prediction.direction,
+        "timestamp": prediction.created_at,
+    }
+
+
+def write_legacy_json(s3, env: WorkloadEnvironment, prediction: Prediction) -> str:
+    key = f"{env.legacy_prefix}{prediction.commodity}.json"
+    storage.put_json(s3, env.legacy_bucket, key, legacy_document(prediction))
+    return key
+
+
+_NUMBERS = ("current_price", "predicted_price", "change_pct", "model_age_days")
+
+
+def _to_item(prediction: Prediction) -> dict:
+    item = {}
+    for name, value in asdict(prediction).items():
+        item[name] = {"N": str(value)} if name in _NUMBERS else {"S": str(value)}
+    return item
+
+
+def _from_item(item: dict) -> Prediction:
+    values = {}
+    for name in Prediction.__dataclass_fields__:
+        cell = item[name]
+        if "N" in cell:
+            values[name] = int(cell["N"]) if name == "model_age_days" else float(cell["N"])
+        else:
+            values[name] = cell["S"]
+    return Prediction(**values)

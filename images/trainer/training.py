@@ -1,0 +1,177 @@
+"""The trainer's work, as plain functions: fit XGBoost on one commodity's history with time-ordered
+validation, score it against the naive last-value forecast on a held-out window, and publish it —
+moving `latest.json` only when it wins."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import platform
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+import xgboost as xgb
+from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error
+from sklearn.model_selection import TimeSeriesSplit
+
+from common import storage
+from common.environment import WorkloadEnvironment
+from common.features import FEATURE_NAMES, HORIZON, LOOKBACK, feature_matrix, horizon_log_return
+from common.schema import PriceRow, validate_history
+
+HOLDOUT_ROWS = 250
+"""Trading days (about a year) held out, newest last, to score the model against the naive forecast."""
+MIN_TRAINING_ROWS = 500
+CANDIDATES = (
+    {"n_estimators": 400, "max_depth": 2, "learning_rate": 0.02, "min_child_weight": 20, "subsample": 0.7, "colsample_bytree": 0.7},
+    {"n_estimators": 200, "max_depth": 2, "learning_rate": 0.05, "min_child_weight": 10, "reg_lambda": 5.0, "subsample": 0.8},
+    {"n_estimators": 300, "max_depth": 3, "learning_rate": 0.03, "min_child_weight": 10, "subsample": 0.8, "colsample_bytree": 0.8},
+)
+"""Small grid chosen between by time-ordered cross-validation on the training window."""
+SEED = 7
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    commodity: str
+    version: str
+    model: bytes
+    metadata: dict[str, Any]
+    backtest: pd.DataFrame
+
+    @property
+    def beats_naive(self) -> bool:
+        return bool(self.metadata["metrics"]["beats_naive"])
+
+
+def train(commodity: str, rows: list[PriceRow], *, as_of: date, now: datetime, min_improvement: float) -> TrainingResult:
+    """Select, fit and score a model on `rows` (validated history up to `as_of`)."""
+    validate_history(
+        rows, commodity=commodity, as_of=as_of, max_age_days=None,
+        min_rows=LOOKBACK + MIN_TRAINING_ROWS + HOLDOUT_ROWS + 2 * HORIZON,
+    )
+    frame = pd.DataFrame({"date": pd.to_datetime([r.date for r in rows]), "close": [r.close for r in rows]})
+    dates = frame["date"].to_numpy(dtype="datetime64[D]")
+    closes = frame["close"].to_numpy(dtype=np.float64)
+    features = feature_matrix(dates, closes)
+    target = horizon_log_return(closes)
+    usable = np.flatnonzero(~np.isnan(features).any(axis=1) & ~np.isnan(target))
+    holdout = usable[-HOLDOUT_ROWS:]
+    # The gap keeps training targets (which look HORIZON rows ahead) out of the held-out window.
+    training = usable[usable < holdout[0] - HORIZON]
+
+    params = _select_params(features[training], target[training])
+    candidate = _fit(params, features[training], target[training])
+    predicted = closes[holdout] * np.exp(candidate.predict(features[holdout]))
+    actual = closes[holdout + HORIZON]
+    naive = closes[holdout]
+    metrics = {
+        "model_mae": float(mean_absolute_error(actual, predicted)),
+        "model_mape": float(mean_absolute_percentage_error(actual, predicted)),
+        "naive_mae": float(mean_absolute_error(actual, naive)),
+        "naive_mape": float(mean_absolute_percentage_error(actual, naive)),
+    }
+    metrics["improvement"] = 1 - metrics["model_mae"] / metrics["naive_mae"]
+    metrics["min_improvement"] = min_improvement
+    metrics["beats_naive"] = metrics["improvement"] > min_improvement
+
+    # Scored as above; the published model is the same configuration refit on every known target.
+    final = _fit(params, features[usable], target[usable])
+    model = bytes(final.get_booster().save_raw("ubj"))
+    version = as_of.isoformat()
+    backtest = pd.DataFrame({
+        "date": frame["date"].iloc[holdout].dt.date.astype(str).to_numpy(),
+        "close": naive,
+        "target_date": frame["date"].iloc[holdout + HORIZON].dt.date.astype(str).to_numpy(),
+        "actual": actual,
+        "predicted": np.round(predicted, 4),
+        "naive": naive,
+    })
+    metadata = {
+        "commodity": commodity,
+        "version": version,
+        "trained_at": now.isoformat(timespec="seconds"),
+        "as_of": as_of.isoformat(),
+        "features": list(FEATURE_NAMES),
+        "horizon": HORIZON,
+        "lookback": LOOKBACK,
+        "target": f"log(close[t+{HORIZON}] / close[t])",
+        "params": params,
+        "training_window": _window(dates, training),
+        "holdout_window": _window(dates, holdout),
+        "final_fit_window": _window(dates, usable),
+        "metrics": metrics,
+        "libraries": {
+            "python": platform.python_version(),
+            "xgboost": xgb.__version__,
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+            "scikit-learn": sklearn.__version__,
+        },
+        "model_sha256": hashlib.sha256(model).hexdigest(),
+        "model_format": "xgboost-ubj",
+    }
+    return TrainingResult(commodity, version, model, metadata, backtest)
+
+
+def publish(s3, env: WorkloadEnvironment, result: TrainingResult) -> dict[str, Any]:
+    """Write model, metadata and backtest; move `latest.json` only when the model beats the naive
+    forecast. The pointer is written last, so it never names an object that is not there yet."""
+    folder = storage.model_folder(env.models_prefix, result.commodity, result.version)
+    model_key, metadata_key, backtest_key = f"{folder}model.ubj", f"{folder}metadata.json", f"{folder}backtest.csv"
+    metadata = {**result.metadata, "model_key": model_key, "promoted": result.beats_naive}
+    s3.put_object(Bucket=env.data_bucket, Key=model_key, Body=result.model, ContentType="application/octet-stream")
+    buffer = io.StringIO()
+    result.backtest.to_csv(buffer, index=False)
+    s3.put_object(Bucket=env.data_bucket, Key=backtest_key, Body=buffer.getvalue().encode(), ContentType="text/csv")
+    storage.put_json(s3, env.data_bucket, metadata_key, metadata)
+    pointer = {
+        "version": result.version,
+        "model_key": model_key,
+        "metadata_key": metadata_key,
+        "sha256": metadata["model_sha256"],
+        "trained_at": metadata["trained_at"],
+    }
+    if result.beats_naive:
+        storage.put_json(s3, env.data_bucket, storage.latest_key(env.models_prefix, result.commodity), pointer)
+    return {
+        "commodity": result.commodity,
+        "version": result.version,
+        "promoted": result.beats_naive,
+        "model_key": model_key,
+        **{name: round(value, 6) if isinstance(value, float) else value for name, value in result.metadata["metrics"].items()},
+    }
+
+
+def read_history(s3, env: WorkloadEnvironment, commodity: str, as_of: date) -> list[PriceRow]:
+    first_year = storage.first_price_year(s3, env.data_bucket, env.prices_prefix, commodity)
+    rows = storage.read_prices(s3, env.data_bucket, env.prices_prefix, commodity, first_year=first_year, until=as_of)
+    validate_history(rows, commodity=commodity, as_of=as_of, max_age_days=env.max_price_age_days, min_rows=1)
+    return rows
+
+
+def _select_params(features: np.ndarray, target: np.ndarray) -> dict[str, Any]:
+    """The candidate with the lowest mean absolute error across time-ordered folds."""
+    folds = TimeSeriesSplit(n_splits=4, gap=HORIZON)
+    scores = []
+    for params in CANDIDATES:
+        errors = [
+            mean_absolute_error(target[test], _fit(params, features[train], target[train]).predict(features[test]))
+            for train, test in folds.split(features)
+        ]
+        scores.append(float(np.mean(errors)))
+    return dict(CANDIDATES[int(np.argmin(scores))])
+
+
+def _fit(params: dict[str, Any], features: np.ndarray, target: np.ndarray) -> xgb.XGBRegressor:
+    model = xgb.XGBRegressor(objective="reg:squarederror", random_state=SEED, n_jobs=1, **params)
+    model.fit(features, target)
+    return model
+
+
+def _window(dates: np.ndarray, rows: np.ndarray) -> dict[str, Any]:
+    return {"first": str(dates[rows[0]]), "last": str(dates[rows[-1]]), "rows": int(len(rows))}
