@@ -16,7 +16,7 @@ test: $(VENV)/.installed
 	$(BIN)/pytest
 
 demo: $(VENV)/.installed
-	$(BIN)/python tools/declared_resources.py dev prod
+	$(BIN)/python -m demo
 
 docker:
 	tools/docker-engine.sh

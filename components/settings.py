@@ -14,6 +14,7 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -165,6 +166,22 @@ def load_settings() -> Settings:
     values: dict[str, Any] = dict(runtime_config.get_config_env())
     values.update(runtime_config.CONFIG.get())
     return settings_from_config(values, project=pulumi.get_project(), stack=pulumi.get_stack())
+
+
+def stack_config(project_dir: str | Path, stack: str) -> dict[str, str]:
+    """The config `pulumi up -s <stack>` would pass: `Pulumi.yaml` defaults under `Pulumi.<stack>.yaml`,
+    values as strings (JSON for structures). For tools and tests that run without the Pulumi CLI."""
+    import yaml
+
+    root = Path(project_dir)
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    declared = project.get("config") or {}
+    values: dict[str, Any] = {}
+    for key, declaration in declared.items():
+        if isinstance(declaration, dict) and "default" in declaration:
+            values[key if ":" in key else f"{project['name']}:{key}"] = declaration["default"]
+    values.update(yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text())["config"])
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
 
 
 def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, stack: str) -> Settings:

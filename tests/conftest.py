@@ -18,8 +18,9 @@ from typing import Any, Callable
 
 import pulumi
 import pytest
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
+
+from components.settings import stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "commodity-forecasts"
@@ -136,23 +137,6 @@ def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:7]
 
 
-def stack_config(stack: str) -> dict[str, str]:
-    """The config a `pulumi up -s <stack>` would pass: Pulumi.yaml defaults under the stack file."""
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    stack_file = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    values: dict[str, Any] = {}
-    for key, declaration in (project.get("config") or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if isinstance(declaration, dict) and "default" in declaration:
-            values[full] = declaration["default"]
-    values.update(stack_file)
-    for key, declaration in (project.get("config") or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if isinstance(declaration, dict) and "type" in declaration and full not in values:
-            raise AssertionError(f"stack {stack} is missing required configuration value {full}")
-    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
-
-
 def run_program(program: Callable[[], Any], *, stack: str = "test", config: dict[str, str] | None = None) -> Graph:
     """Run `program` under fresh mocks and return everything it registered."""
     config = config or {}
@@ -202,7 +186,7 @@ def run_program(program: Callable[[], Any], *, stack: str = "test", config: dict
 
 def run_stack(stack: str) -> Graph:
     """Run the real `__main__.py` for `stack` under mocks."""
-    config = stack_config(stack)
+    config = stack_config(ROOT, stack)
     previous = os.getcwd()
     os.chdir(ROOT)
     try:

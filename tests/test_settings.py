@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from components.settings import SettingsError, settings_from_config
-from tests.conftest import stack_config
+from components.settings import SettingsError, settings_from_config, stack_config
+from tests.conftest import ROOT
 
 P = "commodity-forecasts"
 
@@ -67,7 +67,7 @@ def test_values_as_pulumi_passes_them_are_decoded():
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_both_stack_files_validate(stack):
-    settings = settings_from_config(stack_config(stack), stack=stack)
+    settings = settings_from_config(stack_config(ROOT, stack), stack=stack)
     assert {image.name for image in settings.images} == {"predictor", "trainer"}
     commodities = [f.event.get("commodity") for f in settings.functions if f.image == "predictor"]
     assert commodities == ["corn", "wheat", "soybeans"]

@@ -30,7 +30,6 @@ def handler(event, context):
         request = PredictionRequest.parse(event)
         env = WorkloadEnvironment.from_env()
         logger.append_keys(commodity=request.commodity, as_of=request.as_of.isoformat())
-        metrics.add_dimension(name="commodity", value=request.commodity)
         model = service.load_model(s3, env, request.commodity)
         rows = service.recent_prices(s3, env, request)
         prediction = service.store(dynamodb, env, service.predict(model, rows, request.as_of, now_utc()))
@@ -39,6 +38,7 @@ def handler(event, context):
         logger.exception("prediction failed")
         raise
     legacy_failed = _write_legacy(env, prediction)
+    metrics.add_dimension(name="commodity", value=request.commodity)
     metrics.add_metric(name="PredictionsWritten", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="PredictedChangePct", unit=MetricUnit.Percent, value=prediction.change_pct)
     metrics.add_metric(name="ModelAgeDays", unit=MetricUnit.Count, value=prediction.model_age_days)

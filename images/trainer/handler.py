@@ -43,6 +43,7 @@ def handler(event, context):
             continue
         results.append(summary)
         logger.info("model trained", extra=summary)
+        metrics.add_metric(name="ModelsTrained", unit=MetricUnit.Count, value=1)
         _emit(commodity, "ModelPromoted", MetricUnit.Count, int(summary["promoted"]))
         _emit(commodity, "ModelImprovementPct", MetricUnit.Percent, summary["improvement"] * 100)
     if failures:

@@ -1,0 +1,186 @@
+"""`make demo`: the main job on a local AWS emulator, no account needed.
+
+Starts moto's server on 127.0.0.1, creates the data plane with the names the dev stack declares,
+seeds five-plus years of prices, runs the real trainer handler and then the real predictor handler
+for each scheduled predictor with the exact event its schedule sends, prints predictions and
+backtest metrics, and writes one chart per commodity under demo-output/. Exits non-zero on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "images"), str(ROOT)]
+
+from common.events import today_utc  # noqa: E402
+from common.schema import COMMODITIES, parse_csv  # noqa: E402
+from components.settings import (  # noqa: E402
+    METRICS_NAMESPACE,
+    MODELS_PREFIX,
+    PREDICTIONS_PREFIX,
+    PRICES_PREFIX,
+    settings_from_config,
+    stack_config,
+)
+from demo.emulator import ACCOUNT_ID, Emulator, Names, apply_environment, create_data_plane, seed_prices  # noqa: E402
+
+OUTPUT = ROOT / "demo-output"
+
+
+class Context:
+    """The Lambda context fields the handlers and Powertools read."""
+
+    def __init__(self, function_name: str, memory_mb: int, timeout_seconds: int):
+        self.function_name = function_name
+        self.memory_limit_in_mb = memory_mb
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{function_name}:live"
+        self.aws_request_id = f"demo-{function_name}-{int(time.time() * 1000)}"
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._deadline - time.monotonic()) * 1000)
+
+
+def main() -> int:
+    settings = settings_from_config(stack_config(ROOT, "dev"), stack="dev")
+    names = Names(
+        data_bucket=settings.data_bucket_name(ACCOUNT_ID),
+        predictions_table=settings.predictions_table_name,
+        legacy_bucket=settings.legacy_bucket,
+        legacy_prefix=settings.legacy_prefix,
+        prices_prefix=PRICES_PREFIX,
+        models_prefix=MODELS_PREFIX,
+        predictions_prefix=PREDICTIONS_PREFIX,
+    )
+    trainer = next(f for f in settings.functions if f.image == "trainer")
+    predictors = [f for f in settings.functions if f.image == "predictor"]
+    today = today_utc()
+    OUTPUT.mkdir(exist_ok=True)
+    log_path = OUTPUT / "lambda-output.jsonl"
+
+    with Emulator(region=settings.region) as emulator:
+        apply_environment(emulator.environment)
+        apply_environment({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE})
+        print(f"AWS emulator on {emulator.endpoint} (moto); dev stack names:")
+        print(f"  data bucket   {names.data_bucket}\n  table         {names.predictions_table}")
+        print(f"  legacy bucket {names.legacy_bucket} (prefix {names.legacy_prefix})")
+        create_data_plane(emulator, names)
+        counts = seed_prices(emulator, names, COMMODITIES, today)
+        print(f"seeded prices through {today}: " + ", ".join(f"{c} {n} rows" for c, n in counts.items()))
+
+        results = {}
+        with open(log_path, "w") as log, contextlib.redirect_stdout(log):
+            from predictor import handler as predictor_handler
+            from trainer import handler as trainer_handler
+
+            apply_environment(names.environment(service=settings.function_name(trainer)))
+            started = time.perf_counter()
+            training = trainer_handler.handler(dict(trainer.event), Context(settings.function_name(trainer), trainer.memory_mb, trainer.timeout_seconds))
+            train_seconds = time.perf_counter() - started
+            for function in predictors:
+                apply_environment(names.environment(service=settings.function_name(function)))
+                event = dict(function.event)
+                results[event["commodity"]] = predictor_handler.handler(
+                    event, Context(settings.function_name(function), function.memory_mb, function.timeout_seconds)
+                )
+        print(f"trainer ({settings.function_name(trainer)}) trained {len(training['models'])} models in {train_seconds:.1f}s")
+        print(f"handler logs and metrics: {log_path.relative_to(ROOT)}\n")
+        _print_table(training["models"], results)
+        backtests = {m["commodity"]: _backtest(emulator, names, m["model_key"]) for m in training["models"]}
+        charts = _charts(emulator, names, results, backtests, today)
+        _check_outputs(emulator, names, results)
+    print("\ncharts: " + ", ".join(str(path.relative_to(ROOT)) for path in charts))
+    return 0
+
+
+def _print_table(models: list[dict], results: dict[str, dict]) -> None:
+    header = (
+        f"{'commodity':10} {'price date':10} {'current':>8} {'target date':11} {'predicted':>9} {'change':>7} "
+        f"{'dir':5} {'model MAE':>9} {'naive MAE':>9} {'model MAPE':>10} {'naive MAPE':>10} {'promoted':8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for model in models:
+        result = results[model["commodity"]]
+        print(
+            f"{model['commodity']:10} {result['price_date']:10} {result['current_price']:8.4f} {result['target_date']:11} "
+            f"{result['predicted_price']:9.4f} {result['change_pct']:+6.2f}% {result['direction']:5} "
+            f"{model['model_mae']:9.4f} {model['naive_mae']:9.4f} {model['model_mape']:10.2%} {model['naive_mape']:10.2%} "
+            f"{'yes' if model['promoted'] else 'no':8}"
+        )
+    print("\nbacktest: the last 250 trading days held out; forecasts 5 trading days ahead vs the naive last value")
+
+
+def _backtest(emulator: Emulator, names: Names, model_key: str) -> list[dict]:
+    key = model_key.rsplit("/", 1)[0] + "/backtest.csv"
+    body = emulator.client("s3").get_object(Bucket=names.data_bucket, Key=key)["Body"].read().decode()
+    return list(csv.DictReader(io.StringIO(body)))
+
+
+def _charts(emulator: Emulator, names: Names, results: dict, backtests: dict, today) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    s3 = emulator.client("s3")
+    paths = []
+    for commodity, result in results.items():
+        rows = []
+        for year in (today.year - 2, today.year - 1, today.year):
+            key = f"{names.prices_prefix}{commodity}/{year}.csv"
+            body = s3.get_object(Bucket=names.data_bucket, Key=key)["Body"].read().decode()
+            rows += parse_csv(body, source=key)
+        figure, axis = plt.subplots(figsize=(11, 5))
+        axis.plot([r.date for r in rows], [r.close for r in rows], color="0.55", linewidth=1, label="daily close")
+        backtest = backtests[commodity]
+        target_dates = np.array([b["target_date"] for b in backtest], dtype="datetime64[D]").astype(object)
+        axis.plot(target_dates, [float(b["predicted"]) for b in backtest], color="tab:blue", linewidth=1, label="backtest: model, 5 days ahead")
+        axis.plot(target_dates, [float(b["naive"]) for b in backtest], color="tab:orange", linewidth=0.8, alpha=0.7, label="backtest: naive last value")
+        target = np.datetime64(result["target_date"]).astype(object)
+        axis.scatter([target], [result["predicted_price"]], color="tab:red", zorder=5, label=f"prediction for {result['target_date']}")
+        axis.annotate(f"{result['predicted_price']:.2f}", (target, result["predicted_price"]), textcoords="offset points", xytext=(6, 6))
+        axis.set_title(f"{commodity}: history, held-out backtest and next prediction")
+        axis.set_ylabel("USD per bushel")
+        axis.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+        axis.legend(loc="upper left", fontsize=8)
+        axis.grid(alpha=0.3)
+        path = OUTPUT / f"{commodity}.png"
+        figure.tight_layout()
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
+        paths.append(path)
+    return paths
+
+
+def _check_outputs(emulator: Emulator, names: Names, results: dict) -> None:
+    """Read back what the predictor wrote: one item per commodity and date, and both JSON files."""
+    s3, dynamodb = emulator.client("s3"), emulator.client("dynamodb")
+    for commodity, result in results.items():
+        item = dynamodb.get_item(
+            TableName=names.predictions_table,
+            Key={"commodity": {"S": commodity}, "effective_date": {"S": result["effective_date"]}},
+        ).get("Item")
+        if item is None or float(item["predicted_price"]["N"]) != result["predicted_price"]:
+            raise SystemExit(f"{commodity}: prediction missing from {names.predictions_table}")
+        legacy = json.loads(s3.get_object(Bucket=names.legacy_bucket, Key=f"{names.legacy_prefix}{commodity}.json")["Body"].read())
+        if legacy["predicted_price"] != result["predicted_price"]:
+            raise SystemExit(f"{commodity}: legacy JSON does not match the stored prediction")
+    print(f"\nverified: {len(results)} items in {names.predictions_table}, full and legacy JSON in S3")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception as error:  # the demo's one job is to say clearly that it failed, and exit non-zero
+        print(f"demo failed: {type(error).__name__}: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,92 @@
+"""Each image's requirements.txt alone is enough: install it into a fresh venv (nothing from the dev
+environment), check the closure is exactly what is pinned, then import and invoke the handler there
+against the emulator. Catches a dependency missing from an image before any Docker build."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from tests.images.conftest import NAMES, get_json
+from tests.images.test_requirements import pins
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / ".cache" / "image-envs"
+INVOKE = """
+import json, sys, uuid
+from importlib import import_module
+module_name, _, function_name = sys.argv[1].rpartition(".")
+class Context:
+    function_name = "env-test"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:env-test"
+    aws_request_id = str(uuid.uuid4())
+    def get_remaining_time_in_millis(self):
+        return 60000
+handler = getattr(import_module(module_name), function_name)
+print("RESULT " + json.dumps(handler(json.loads(sys.argv[2]), Context())))
+print("MODULES " + json.dumps(sorted(m for m in sys.modules if "." not in m)))
+"""
+
+
+def image_python(image: str) -> Path:
+    """A venv with only `images/<image>/requirements.txt`, cached by the file's hash."""
+    requirements = ROOT / "images" / image / "requirements.txt"
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]
+    home = CACHE / f"{image}-{digest}"
+    python = home / "bin" / "python"
+    if not (home / ".complete").exists():
+        venv.create(home, with_pip=True, clear=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)],
+            check=True,
+        )
+        (home / ".complete").touch()
+    return python
+
+
+def run_handler(image: str, handler: str, event: dict) -> dict:
+    python = image_python(image)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env["PYTHONPATH"] = str(ROOT / "images")
+    completed = subprocess.run(
+        [str(python), "-I", "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'images')!r})\n" + INVOKE, handler, json.dumps(event)],
+        capture_output=True, text=True, env=env, cwd=str(ROOT / "images"),
+    )
+    assert completed.returncode == 0, f"{image} handler failed in its own environment:\n{completed.stderr[-4000:]}"
+    lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in completed.stdout.splitlines() if line.startswith(("RESULT ", "MODULES "))}
+    return {"result": json.loads(lines["RESULT"]), "modules": json.loads(lines["MODULES"])}
+
+
+@pytest.mark.parametrize("image", ["predictor", "trainer"])
+def test_image_requirements_install_exactly_the_pinned_closure(image):
+    python = image_python(image)
+    frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True).stdout
+    installed = {}
+    for line in frozen.splitlines():
+        name, _, version = line.partition("==")
+        installed[name.lower().replace("_", "-")] = version
+    for tooling in ("pip", "setuptools", "wheel"):
+        installed.pop(tooling, None)
+    assert installed == pins(image), f"{image}: requirements.txt must list its whole dependency closure, pinned"
+
+
+def test_predictor_runs_from_its_own_requirements(published, today):
+    run = run_handler("predictor", "predictor.handler.handler", {"commodity": "soybeans"})
+    assert run["result"]["effective_date"] == today.isoformat()
+    assert "pandas" not in run["modules"] and "sklearn" not in run["modules"]
+    legacy = get_json(published, NAMES.legacy_bucket, "predictions/latest/soybeans.json")
+    assert legacy["predicted_price"] == run["result"]["predicted_price"]
+
+
+def test_trainer_runs_from_its_own_requirements(seeded, today):
+    run = run_handler("trainer", "trainer.handler.handler", {"commodity": "wheat"})
+    assert run["result"]["models"][0]["commodity"] == "wheat"
+    assert get_json(seeded, NAMES.data_bucket, "models/wheat/latest.json")["version"] == today.isoformat()

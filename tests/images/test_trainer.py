@@ -1,0 +1,156 @@
+"""Trainer on the emulator: publishing, promotion only on a win, model quality, failure handling."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from common import errors
+from common.features import FEATURE_NAMES, HORIZON
+from common.schema import PriceRow, to_csv
+from demo.prices import trading_days
+from tests.images.conftest import NAMES, emitted_metrics, get_json, metric_value
+
+QUALITY_MARGIN = 0.05
+"""A published model must beat the naive last-value forecast's MAE by at least 5% on held-out data."""
+
+
+@pytest.fixture
+def trainer():
+    from trainer import handler
+
+    return handler.handler
+
+
+def s3_body(plane, key) -> bytes:
+    return plane.client("s3").get_object(Bucket=NAMES.data_bucket, Key=key)["Body"].read()
+
+
+def random_walk(commodity: str, end, seed: int = 11) -> list[PriceRow]:
+    """Prices with no structure at all: the naive forecast is optimal, so a model cannot beat it."""
+    days = trading_days(end - timedelta(days=8 * 365), end)
+    steps = np.random.default_rng(seed).normal(0, 0.015, len(days))
+    closes = 5.0 * np.exp(np.cumsum(steps))
+    return [PriceRow(day, commodity, round(float(close), 4)) for day, close in zip(days, closes)]
+
+
+def write_history(plane, rows: list[PriceRow]) -> None:
+    s3 = plane.client("s3")
+    commodity = rows[0].commodity
+    for year in sorted({r.date.year for r in rows}):
+        body = to_csv([r for r in rows if r.date.year == year]).encode()
+        s3.put_object(Bucket=NAMES.data_bucket, Key=f"prices/{commodity}/{year}.csv", Body=body)
+
+
+def test_trains_publishes_and_promotes_every_commodity(seeded, trainer, context, capfd, today):
+    result = trainer({}, context)
+
+    assert [m["commodity"] for m in result["models"]] == ["corn", "wheat", "soybeans"]
+    blobs = emitted_metrics(capfd.readouterr().out)
+    for summary in result["models"]:
+        commodity = summary["commodity"]
+        folder = f"models/{commodity}/{today.isoformat()}/"
+        model = s3_body(seeded, folder + "model.ubj")
+        metadata = get_json(seeded, NAMES.data_bucket, folder + "metadata.json")
+        pointer = get_json(seeded, NAMES.data_bucket, f"models/{commodity}/latest.json")
+
+        assert pointer["model_key"] == folder + "model.ubj"
+        assert pointer["sha256"] == hashlib.sha256(model).hexdigest() == metadata["model_sha256"]
+        assert metadata["features"] == list(FEATURE_NAMES)
+        assert metadata["horizon"] == HORIZON
+        assert metadata["promoted"] is True
+        assert set(metadata["libraries"]) == {"python", "xgboost", "numpy", "pandas", "scikit-learn"}
+        assert metadata["training_window"]["last"] < metadata["holdout_window"]["first"], "validation must be time-ordered"
+        assert metadata["holdout_window"]["rows"] == 250
+        for name in ("model_mae", "model_mape", "naive_mae", "naive_mape"):
+            assert metadata["metrics"][name] > 0
+        assert model[:1] == b"{", "model must be XGBoost's native UBJSON, not a pickle"
+
+        backtest = pd.read_csv(io.BytesIO(s3_body(seeded, folder + "backtest.csv")))
+        assert len(backtest) == 250
+        assert abs((backtest["predicted"] - backtest["actual"]).abs().mean() - metadata["metrics"]["model_mae"]) < 1e-3
+        assert metric_value(blobs, "ModelPromoted", commodity=commodity) == 1
+
+
+@pytest.mark.parametrize("commodity", ["corn", "wheat", "soybeans"])
+def test_published_model_beats_naive_forecast_on_held_out_data_by_the_stated_margin(trained, commodity):
+    metrics = trained[commodity].metadata["metrics"]
+    assert metrics["model_mae"] <= (1 - QUALITY_MARGIN) * metrics["naive_mae"], (
+        f"{commodity}: model MAE {metrics['model_mae']:.4f} must be at least {QUALITY_MARGIN:.0%} below "
+        f"the naive forecast's {metrics['naive_mae']:.4f}"
+    )
+    assert metrics["model_mape"] < metrics["naive_mape"]
+
+
+def test_refuses_to_promote_a_model_that_loses_to_the_naive_forecast(plane, trainer, context, trained, today):
+    from common.environment import WorkloadEnvironment
+    from trainer import training
+
+    previous = trained["corn"]
+    training.publish(plane.client("s3"), WorkloadEnvironment.from_env(), previous)
+    pointer_before = get_json(plane, NAMES.data_bucket, "models/corn/latest.json")
+    write_history(plane, random_walk("corn", today))
+
+    result = trainer({"commodity": "corn"}, context)
+
+    [summary] = result["models"]
+    assert summary["promoted"] is False
+    assert summary["model_mae"] >= summary["naive_mae"]
+    assert get_json(plane, NAMES.data_bucket, "models/corn/latest.json") == pointer_before, (
+        "latest.json must not move to a model that loses to the naive forecast"
+    )
+    metadata = get_json(plane, NAMES.data_bucket, f"models/corn/{today.isoformat()}/metadata.json")
+    assert metadata["promoted"] is False
+
+
+def test_trains_only_the_named_commodity(seeded, trainer, context, today):
+    result = trainer({"commodity": "wheat"}, context)
+    assert [m["commodity"] for m in result["models"]] == ["wheat"]
+    listed = seeded.client("s3").list_objects_v2(Bucket=NAMES.data_bucket, Prefix="models/")
+    assert {item["Key"].split("/")[1] for item in listed["Contents"]} == {"wheat"}
+
+
+def test_one_bad_commodity_fails_the_run_after_the_others_are_trained(seeded, trainer, context, today):
+    s3 = seeded.client("s3")
+    key = f"prices/soybeans/{today.year}.csv"
+    text = s3.get_object(Bucket=NAMES.data_bucket, Key=key)["Body"].read().decode()
+    s3.put_object(Bucket=NAMES.data_bucket, Key=key, Body=text.replace(",soybeans,", ",soybeans,-", 1).encode())
+
+    with pytest.raises(errors.TrainingFailed, match=r"soybeans: InvalidPrices: soybeans: close on .* prices must be positive"):
+        trainer({}, context)
+
+    for commodity in ("corn", "wheat"):
+        assert get_json(seeded, NAMES.data_bucket, f"models/{commodity}/latest.json")["version"] == today.isoformat()
+
+
+def test_too_little_history_is_refused(plane, trainer, context, today):
+    write_history(plane, random_walk("corn", today)[-400:])
+    with pytest.raises(errors.TrainingFailed, match=r"corn: InsufficientData: corn: 400 price rows"):
+        trainer({"commodity": "corn"}, context)
+
+
+@pytest.mark.parametrize("event, message", [
+    ({"commodities": []}, "'commodities' must be a non-empty list"),
+    ({"commodity": "corn", "commodities": ["wheat"]}, "may name 'commodity' or 'commodities', not both"),
+    ({"commodities": ["corn", "rice"]}, "unknown commodity 'rice'"),
+    ({"model": "big"}, "event has unknown field(s) model"),
+])
+def test_malformed_training_events_are_refused(plane, trainer, context, event, message):
+    with pytest.raises(errors.InvalidEvent) as raised:
+        trainer(event, context)
+    assert message in str(raised.value)
+
+
+def test_same_day_retrain_is_idempotent(seeded, trainer, context, today):
+    first = trainer({"commodity": "corn"}, context)
+    pointer = get_json(seeded, NAMES.data_bucket, "models/corn/latest.json")
+    second = trainer({"commodity": "corn"}, context)
+    assert second == first
+    assert get_json(seeded, NAMES.data_bucket, "models/corn/latest.json")["sha256"] == pointer["sha256"], (
+        "retraining on the same data must give the same model"
+    )
