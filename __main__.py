@@ -1,19 +1,52 @@
-"""Composition root: settings → repositories → images → stack outputs.
+"""Composition root: settings → data plane → images → functions → schedules → stack outputs.
 
-Functions, schedules and monitoring hang off the `images` mapping built here; components never read
-config, so everything they need is passed in from the validated settings.
+Components never read config; everything they need comes from the validated settings here, and
+every name a workload receives comes from a resource output.
 """
 
 import pulumi
+import pulumi_aws as aws
 
+from components.data import DataPlane, DataPlaneArgs
+from components.function import ContainerFunction, ContainerFunctionArgs
 from components.image import LambdaImage, LambdaImageArgs
 from components.registry import EcrRepository, EcrRepositoryArgs
-from components.settings import load_settings
+from components.schedule import Schedule, ScheduleArgs, staggered_expressions
+from components.settings import METRICS_NAMESPACE, MODELS_PREFIX, PREDICTIONS_PREFIX, PRICES_PREFIX, load_settings
 
 IMAGES_DIR = "images"
 """Build context of every image (relative to the project, so state holds no machine paths)."""
+WORKLOAD_ACCESS = {
+    "predictor": {
+        "read_prefixes": (MODELS_PREFIX, PRICES_PREFIX),
+        "write_prefixes": (PREDICTIONS_PREFIX,),
+        "table_actions": ("dynamodb:GetItem", "dynamodb:PutItem"),
+        "legacy_write": True,
+    },
+    "trainer": {
+        "read_prefixes": (PRICES_PREFIX,),
+        "write_prefixes": (MODELS_PREFIX,),
+    },
+}
+"""What each image's code touches (see images/*/service.py, training.py): nothing more is granted."""
 
 settings = load_settings()
+effective_schedules = staggered_expressions(settings.functions, settings.stagger_minutes)
+unknown = sorted({f.image for f in settings.functions} - set(WORKLOAD_ACCESS))
+if unknown:
+    raise ValueError(f"functions use image(s) {', '.join(unknown)} with no access profile in WORKLOAD_ACCESS (__main__.py)")
+account_id = aws.get_caller_identity_output().account_id
+
+data = DataPlane(
+    "data",
+    DataPlaneArgs(
+        bucket_name=account_id.apply(settings.data_bucket_name),
+        table_name=settings.predictions_table_name,
+        legacy_bucket=settings.legacy_bucket,
+        legacy_prefix=settings.legacy_prefix,
+        protect=settings.protect,
+    ),
+)
 
 repositories = {
     image.name: EcrRepository(
@@ -23,6 +56,9 @@ repositories = {
             untagged_expire_days=settings.ecr.untagged_expire_days,
             keep_release_images=settings.ecr.keep_release_images,
             force_delete=not settings.protect,
+            lambda_source_arn=account_id.apply(
+                lambda account: f"arn:aws:lambda:{settings.region}:{account}:function:{settings.name_prefix}-*"
+            ),
         ),
     )
     for image in settings.images
@@ -42,5 +78,69 @@ images = {
     for image_name, architecture in settings.image_builds()
 }
 
+functions = {}
+schedules = {}
+for spec in settings.functions:
+    physical_name = settings.function_name(spec)
+    functions[spec.name] = ContainerFunction(
+        spec.name,
+        ContainerFunctionArgs(
+            function_name=physical_name,
+            image=images[(spec.image, spec.architecture)],
+            description=spec.description,
+            memory_mb=spec.memory_mb,
+            timeout_seconds=spec.timeout_seconds,
+            ephemeral_storage_mb=spec.ephemeral_storage_mb,
+            reserved_concurrency=spec.reserved_concurrency,
+            provisioned_concurrency=spec.provisioned_concurrency,
+            provisioned_concurrency_mode=spec.provisioned_concurrency_mode,
+            provisioned_concurrency_lead_minutes=spec.provisioned_concurrency_lead_minutes,
+            schedule_expression=effective_schedules.get(spec.name),
+            schedule_timezone=spec.schedule.timezone if spec.schedule else "UTC",
+            log_retention_days=settings.log_retention_days,
+            environment={
+                "DATA_BUCKET": data.bucket_name,
+                "PREDICTIONS_TABLE": data.table_name,
+                "LEGACY_BUCKET": data.legacy_bucket_name,
+                "LEGACY_PREFIX": data.legacy_prefix,
+                "PRICES_PREFIX": PRICES_PREFIX,
+                "MODELS_PREFIX": MODELS_PREFIX,
+                "PREDICTIONS_PREFIX": PREDICTIONS_PREFIX,
+                "POWERTOOLS_SERVICE_NAME": physical_name,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                **spec.environment,
+            },
+            statements=data.statements(**WORKLOAD_ACCESS[spec.image]),
+            max_retry_attempts=spec.max_retry_attempts,
+            max_event_age_seconds=spec.max_event_age_seconds,
+            function_url=spec.function_url,
+        ),
+    )
+    if spec.schedule is not None:
+        schedules[spec.name] = Schedule(
+            f"{spec.name}-schedule",
+            ScheduleArgs(
+                function=functions[spec.name],
+                expression=effective_schedules[spec.name],
+                timezone=spec.schedule.timezone,
+                payload=spec.event,
+                retry_attempts=spec.schedule.retry_attempts,
+                max_event_age_seconds=spec.schedule.max_event_age_seconds,
+                description=f"{physical_name} at {effective_schedules[spec.name]} {spec.schedule.timezone}",
+            ),
+        )
+
+pulumi.export("data_bucket", data.bucket_name)
+pulumi.export("predictions_table", data.table_name)
 pulumi.export("repositories", {name: repository.url for name, repository in repositories.items()})
 pulumi.export("images", {f"{name}-{arch}": image.image_uri for (name, arch), image in images.items()})
+pulumi.export("functions", {
+    name: {
+        "function_name": function.function_name,
+        "alias_arn": function.alias_arn,
+        "dlq_url": function.dlq_url,
+        **({"schedule": effective_schedules[name], "schedule_dlq_url": schedules[name].dlq_url} if name in schedules else {}),
+        **({"url": function.url} if function.url is not None else {}),
+    }
+    for name, function in functions.items()
+})

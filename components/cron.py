@@ -54,6 +54,30 @@ class CronExpression:
         return None
 
     @property
+    def fires_every_day(self) -> bool:
+        return self.day_of_month in ("*", "?") and self.month == "*" and self.day_of_week in ("*", "?") and self.year == "*"
+
+    def minutes_of_day(self) -> list[int]:
+        """Every minute of the day (0-1439) at which the expression fires, on the days it fires."""
+        hours = _expand("hours", self.hours)
+        minutes = _expand("minutes", self.minutes)
+        return sorted(h * 60 + m for h in hours for m in minutes)
+
+    def at_minute_of_day(self, minute_of_day: int) -> "CronExpression":
+        """The same days, firing once at `minute_of_day`. A time before midnight or after it is
+        only representable for schedules that fire every day; others are refused."""
+        if not 0 <= minute_of_day < 24 * 60:
+            if not self.fires_every_day:
+                raise ScheduleExpressionError(
+                    f"{self}: a time {abs(minute_of_day) if minute_of_day < 0 else minute_of_day - 1440} minutes "
+                    f"{'before' if minute_of_day < 0 else 'after'} midnight falls on another day, "
+                    "which only daily schedules can express"
+                )
+            minute_of_day %= 24 * 60
+        hours, minutes = divmod(minute_of_day, 60)
+        return CronExpression(str(minutes), str(hours), self.day_of_month, self.month, self.day_of_week, self.year)
+
+    @property
     def days_key(self) -> tuple[str, str, str, str]:
         """The day-selecting fields; two expressions with equal keys fire on the same days."""
         return (self.day_of_month, self.month, self.day_of_week, self.year)
@@ -161,6 +185,23 @@ def _check_part(name: str, part: str) -> None:
     for number in numbers:
         if not low <= number <= high:
             raise ScheduleExpressionError(f"{name} value {number} is outside {low}-{high}")
+
+
+def _expand(name: str, value: str) -> list[int]:
+    """Expand a minutes or hours field (numbers, lists, ranges, steps, *) into its values."""
+    low, high = _RANGES[name]
+    values: set[int] = set()
+    for part in value.split(","):
+        base, _, step = part.partition("/")
+        if base == "*":
+            start, end = low, high
+        elif "-" in base:
+            start, end = (int(x) for x in base.split("-"))
+        else:
+            start = int(base)
+            end = high if step else start
+        values.update(range(start, end + 1, int(step) if step else 1))
+    return sorted(values)
 
 
 def _number(name: str, token: str) -> int:

@@ -26,6 +26,9 @@ class EcrRepositoryArgs:
     """Newest release images kept; at least 2 so the live image and the one before it survive."""
     force_delete: bool = False
     """Delete the repository even when it holds images. Off by default; only non-production stacks set it."""
+    lambda_source_arn: pulumi.Input[str] | None = None
+    """ARN pattern of the functions allowed to pull (e.g. `arn:aws:lambda:<region>:<account>:function:<prefix>-*`).
+    Lambda pulls with the service principal; a repository policy scoped by `aws:SourceArn` lets only these."""
 
 
 def lifecycle_policy(untagged_expire_days: int, keep_release_images: int) -> dict:
@@ -96,6 +99,23 @@ class EcrRepository(pulumi.ComponentResource):
             policy=json.dumps(lifecycle_policy(args.untagged_expire_days, args.keep_release_images)),
             opts=child,
         )
+
+        if args.lambda_source_arn is not None:
+            aws.ecr.RepositoryPolicy(
+                f"{name}-lambda-pull",
+                repository=repository.name,
+                policy=pulumi.Output.json_dumps({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "LambdaPullForOurFunctions",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                        "Condition": {"StringLike": {"aws:sourceArn": args.lambda_source_arn}},
+                    }],
+                }),
+                opts=child,
+            )
 
         self.name = repository.name
         self.url = repository.repository_url

@@ -282,10 +282,8 @@ def _function(reader: "_Reader", name: str, image_names: list[str], default_arch
     mode = reader.string("provisioned_concurrency_mode", "fixed", choices=PROVISIONED_CONCURRENCY_MODES)
     lead = reader.integer("provisioned_concurrency_lead_minutes", 10, minimum=1, maximum=120)
     schedule = _schedule(reader)
-    if mode == "schedule_aligned" and provisioned > 0 and schedule is None:
-        raise SettingsError(
-            f"{reader.key('provisioned_concurrency_mode')} is schedule_aligned but the function has no schedule"
-        )
+    if mode == "schedule_aligned" and provisioned > 0:
+        _check_schedule_aligned(reader, schedule, lead)
     settings = FunctionSettings(
         name=name,
         image=image,
@@ -306,6 +304,26 @@ def _function(reader: "_Reader", name: str, image_names: list[str], default_arch
         function_url=reader.boolean("function_url", False),
     )
     return settings
+
+
+def _check_schedule_aligned(reader: "_Reader", schedule: ScheduleSettings | None, lead: int) -> None:
+    """Schedule-aligned concurrency needs known run times, spaced further apart than the lead time."""
+    mode_key = reader.key("provisioned_concurrency_mode")
+    if schedule is None:
+        raise SettingsError(f"{mode_key} is schedule_aligned but the function has no schedule")
+    expression = cron.parse(schedule.expression)
+    if not isinstance(expression, cron.CronExpression):
+        raise SettingsError(
+            f"{mode_key} is schedule_aligned, which needs a cron(...) schedule with fixed times, "
+            f"got {schedule.expression!r}; use provisioned_concurrency_mode fixed"
+        )
+    runs = expression.minutes_of_day()
+    gaps = [later - earlier for earlier, later in zip(runs, runs[1:])] + [runs[0] + 1440 - runs[-1]]
+    if lead >= min(gaps):
+        raise SettingsError(
+            f"{reader.key('provisioned_concurrency_lead_minutes')} ({lead}) must be shorter than the "
+            f"{min(gaps)} minutes between the function's runs; use provisioned_concurrency_mode fixed"
+        )
 
 
 def _schedule(reader: "_Reader") -> ScheduleSettings | None:

@@ -94,6 +94,30 @@ class Mocks(pulumi.runtime.Mocks):
             built = {k: v for k, v in inputs.items() if k != "registries"}
             digest = "sha256:" + hashlib.sha256(json.dumps(built, sort_keys=True).encode()).hexdigest()
             state.update(digest=digest, ref=f"{inputs['tags'][0]}@{digest}", contextHash=_short_hash(str(built)))
+        elif args.typ == "aws:s3/bucket:Bucket":
+            state.update(arn=f"arn:aws:s3:::{inputs['bucket']}", bucket=inputs["bucket"])
+        elif args.typ == "aws:dynamodb/table:Table":
+            state.update(arn=arn_prefix.format(service="dynamodb") + f":table/{physical}")
+        elif args.typ == "aws:cloudwatch/logGroup:LogGroup":
+            state.update(arn=arn_prefix.format(service="logs") + f":log-group:{physical}")
+        elif args.typ == "aws:sqs/queue:Queue":
+            state.update(
+                name=physical,
+                arn=arn_prefix.format(service="sqs") + f":{physical}",
+                url=f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT}/{physical}",
+            )
+        elif args.typ == "aws:iam/role:Role":
+            state.update(name=physical, arn=f"arn:aws:iam::{ACCOUNT}:role/{physical}")
+        elif args.typ == "aws:lambda/function:Function":
+            arn = arn_prefix.format(service="lambda") + f":function:{physical}"
+            state.update(arn=arn, version="1", qualifiedArn=f"{arn}:1", invokeArn=f"arn:aws:apigateway:{self.region}:lambda:path/{arn}")
+        elif args.typ == "aws:lambda/alias:Alias":
+            function_arn = arn_prefix.format(service="lambda") + f":function:{inputs['functionName']}"
+            state.update(arn=f"{function_arn}:{inputs['name']}")
+        elif args.typ == "aws:lambda/functionUrl:FunctionUrl":
+            state.update(functionUrl=f"https://{_short_hash(args.name)}.lambda-url.{self.region}.on.aws/")
+        elif args.typ == "aws:scheduler/schedule:Schedule":
+            state.update(name=physical, arn=arn_prefix.format(service="scheduler") + f":schedule/default/{physical}")
         elif args.custom:
             service = args.typ.split(":")[1].split("/")[0]
             state.setdefault("arn", arn_prefix.format(service=service) + f":{physical}")
@@ -116,6 +140,9 @@ class Mocks(pulumi.runtime.Mocks):
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/ci", "userId": "AIDA", "id": ACCOUNT}
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}
+        if args.token == "aws:s3/getBucket:getBucket":
+            bucket = args.args["bucket"]
+            return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket, "region": self.region}
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
         raise NotImplementedError(f"no mock for invoke {args.token}")

@@ -293,3 +293,30 @@ def test_refuses_legacy_prefix_without_trailing_slash():
     config = base_config()
     config[f"{P}:legacy_prefix"] = "predictions/latest"
     refuse(config, "legacy_prefix must be a key prefix ending in '/', got 'predictions/latest'")
+
+
+def test_refuses_lead_time_longer_than_the_interval_between_runs():
+    config = base_config()
+    corn(config).update(
+        provisioned_concurrency=1,
+        provisioned_concurrency_mode="schedule_aligned",
+        provisioned_concurrency_lead_minutes=90,
+        schedule={"expression": "cron(0 0/1 * * ? *)"},
+    )
+    refuse(
+        config,
+        "functions[corn].provisioned_concurrency_lead_minutes (90) must be shorter than the 60 minutes between "
+        "the function's runs; use provisioned_concurrency_mode fixed",
+    )
+
+
+def test_refuses_schedule_aligned_concurrency_on_a_rate_schedule():
+    config = base_config()
+    corn(config).update(
+        provisioned_concurrency=1, provisioned_concurrency_mode="schedule_aligned", schedule={"expression": "rate(1 hour)"}
+    )
+    refuse(
+        config,
+        "functions[corn].provisioned_concurrency_mode is schedule_aligned, which needs a cron(...) schedule with fixed "
+        "times, got 'rate(1 hour)'; use provisioned_concurrency_mode fixed",
+    )

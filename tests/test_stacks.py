@@ -8,11 +8,19 @@ import pytest
 REPO = "aws:ecr/repository:Repository"
 LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 IMAGE = "docker-build:index:Image"
+FUNCTION = "aws:lambda/function:Function"
+PREDICTORS = ("corn", "wheat", "soybeans")
+FUNCTIONS = PREDICTORS + ("trainer",)
 
 
 @pytest.fixture(params=["dev", "prod"])
 def graph(request):
     return request.getfixturevalue(f"{request.param}_graph")
+
+
+def children(graph, component_type, component_name):
+    component = next(r for r in graph.resources if r.type == component_type and r.name == component_name)
+    return {r.type: r for r in graph.children(component)}
 
 
 def test_every_repository_is_scanned_immutable_encrypted_and_has_a_lifecycle(graph):
@@ -27,27 +35,130 @@ def test_every_repository_is_scanned_immutable_encrypted_and_has_a_lifecycle(gra
         assert any(rule["selection"]["tagStatus"] == "untagged" for rule in rules), f"{repo.urn}: needs an untagged rule"
 
 
+def test_only_this_stacks_functions_may_pull_images(graph):
+    environment = graph.outputs["predictions_table"].split("-")[2]
+    for policy in graph.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy"):
+        [statement] = json.loads(policy.inputs["policy"])["Statement"]
+        assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+        assert statement["Action"] == ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+        assert statement["Condition"]["StringLike"]["aws:sourceArn"] == (
+            f"arn:aws:lambda:us-east-1:123456789012:function:commodity-forecasts-{environment}-*"
+        )
+
+
 def test_every_image_has_one_platform_is_pushed_and_exported_by_digest(graph):
     builds = graph.of_type(IMAGE)
-    assert sorted(b.name for b in builds) == ["predictor-arm64-build", "trainer-arm64-build"]
+    assert sorted(b.name for b in builds) == ["predictor-arm64-build", "trainer-arm64-build"], (
+        "functions running the same code share one build per architecture"
+    )
     for build in builds:
         assert build.inputs["platforms"] == ["linux/arm64"], f"{build.urn}: exactly one platform"
         assert build.inputs["push"] is True, f"{build.urn}: must push"
-    exported = graph.outputs["images"]
-    assert set(exported) == {"predictor-arm64", "trainer-arm64"}
-    for name, uri in exported.items():
+    for name, uri in graph.outputs["images"].items():
         assert re.fullmatch(r"\d{12}\.dkr\.ecr\.us-east-1\.amazonaws\.com/[a-z0-9/-]+@sha256:[0-9a-f]{64}", uri), (
             f"{name}: image URI must be pinned by digest, got {uri}"
         )
 
 
-def test_repositories_are_exported(graph):
-    assert set(graph.outputs["repositories"]) == {"predictor", "trainer"}
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_each_function_has_role_logs_image_function_alias_dlq_and_schedule(graph, name):
+    parts = children(graph, "commodity-forecasts:function:ContainerFunction", name)
+    for required in ("aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:cloudwatch/logGroup:LogGroup", FUNCTION,
+                     "aws:lambda/alias:Alias", "aws:sqs/queue:Queue", "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"):
+        assert required in parts, f"function {name} lacks {required}"
+    function = parts[FUNCTION].inputs
+    assert function["packageType"] == "Image" and "@sha256:" in function["imageUri"]
+    image = "trainer" if name == "trainer" else "predictor"
+    assert f"/{image}@sha256:" in function["imageUri"], f"{name} must run the {image} image"
+    assert parts["aws:cloudwatch/logGroup:LogGroup"].inputs["retentionInDays"] in (14, 365)
+    schedule = children(graph, "commodity-forecasts:schedule:Schedule", f"{name}-schedule")
+    trigger = schedule["aws:scheduler/schedule:Schedule"].inputs["target"]
+    assert trigger["arn"] == parts["aws:lambda/alias:Alias"].state["arn"], "the schedule must invoke the alias"
+    assert trigger["retryPolicy"]["maximumRetryAttempts"] == 3
+    assert trigger["deadLetterConfig"]["arn"] == schedule["aws:sqs/queue:Queue"].state["arn"]
+    assert json.loads(trigger["input"]) == ({} if name == "trainer" else {"commodity": name})
 
 
-def test_stacks_share_images_between_functions_of_one_architecture(dev_graph):
-    # Three predictor functions and one trainer: two builds, not four.
-    assert len(dev_graph.of_type(IMAGE)) == 2
+def test_predictors_are_staggered_and_the_trainer_runs_on_sunday(graph):
+    expressions = {name: spec["schedule"] for name, spec in graph.outputs["functions"].items()}
+    assert expressions == {
+        "corn": "cron(0 2 * * ? *)",
+        "wheat": "cron(15 2 * * ? *)",
+        "soybeans": "cron(30 2 * * ? *)",
+        "trainer": "cron(0 1 ? * SUN *)",
+    }
+
+
+def test_workloads_receive_names_from_resource_outputs(graph):
+    bucket = graph.outputs["data_bucket"]
+    table = graph.outputs["predictions_table"]
+    for function in graph.of_type(FUNCTION):
+        variables = function.inputs["environment"]["variables"]
+        assert variables["DATA_BUCKET"] == bucket and variables["PREDICTIONS_TABLE"] == table
+        assert variables["POWERTOOLS_SERVICE_NAME"] == function.inputs["name"]
+        assert {"LEGACY_BUCKET", "LEGACY_PREFIX", "PRICES_PREFIX", "MODELS_PREFIX", "PREDICTIONS_PREFIX"} <= set(variables)
+
+
+def _policy_statements(graph):
+    for policy in graph.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            yield policy, statement
+
+
+def test_no_iam_statement_has_a_wildcard_action(graph):
+    for policy, statement in _policy_statements(graph):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not [a for a in actions if "*" in a], f"{policy.urn}: wildcard action in {statement}"
+
+
+def test_predictor_and_trainer_policies_differ_as_their_code_does(graph):
+    by_function = {}
+    for policy, statement in _policy_statements(graph):
+        if policy.parent_type == "commodity-forecasts:function:ContainerFunction":
+            by_function.setdefault(policy.name.removesuffix("-policy"), {})[statement["Sid"]] = statement
+    bucket = f"arn:aws:s3:::{graph.outputs['data_bucket']}"
+    corn, trainer = by_function["corn"], by_function["trainer"]
+    assert corn["ReadData"]["Resource"] == [f"{bucket}/models/*", f"{bucket}/prices/*"]
+    assert corn["WriteData"]["Resource"] == [f"{bucket}/predictions/*"]
+    assert corn["PredictionsTable"]["Action"] == ["dynamodb:GetItem", "dynamodb:PutItem"]
+    assert corn["WriteLegacyPrefix"]["Resource"][0].endswith("/predictions/latest/*")
+    assert trainer["ReadData"]["Resource"] == [f"{bucket}/prices/*"]
+    assert trainer["WriteData"]["Resource"] == [f"{bucket}/models/*"]
+    assert "PredictionsTable" not in trainer and "WriteLegacyPrefix" not in trainer, "the trainer needs no table or legacy access"
+
+
+def test_dev_has_no_provisioned_concurrency_and_nothing_protected(dev_graph):
+    assert dev_graph.of_type("aws:appautoscaling/target:Target") == []
+    assert dev_graph.of_type("aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig") == []
+    assert not [r.name for r in dev_graph.resources if r.protect]
+    assert all(f.inputs["reservedConcurrentExecutions"] == -1 for f in dev_graph.of_type(FUNCTION))
+
+
+def test_prod_raises_predictor_concurrency_around_each_run_and_protects_state(prod_graph):
+    targets = {t.inputs["resourceId"]: t.inputs for t in prod_graph.of_type("aws:appautoscaling/target:Target")}
+    assert set(targets) == {f"function:commodity-forecasts-prod-{name}:live" for name in PREDICTORS}
+    actions = {a.name: a.inputs["schedule"] for a in prod_graph.of_type("aws:appautoscaling/scheduledAction:ScheduledAction")}
+    assert actions == {
+        "corn-warm-0": "cron(50 1 * * ? *)", "corn-cool-0": "cron(7 2 * * ? *)",
+        "wheat-warm-0": "cron(5 2 * * ? *)", "wheat-cool-0": "cron(22 2 * * ? *)",
+        "soybeans-warm-0": "cron(20 2 * * ? *)", "soybeans-cool-0": "cron(37 2 * * ? *)",
+    }, "warm 10 minutes before each staggered run, cool after the 2-minute timeout and drain"
+    protected = sorted(r.type for r in prod_graph.resources if r.protect)
+    assert protected == ["aws:dynamodb/table:Table", "aws:s3/bucket:Bucket"]
+    reserved = {f.inputs["name"]: f.inputs["reservedConcurrentExecutions"] for f in prod_graph.of_type(FUNCTION)}
+    assert reserved == {
+        "commodity-forecasts-prod-corn": 2, "commodity-forecasts-prod-wheat": 2,
+        "commodity-forecasts-prod-soybeans": 2, "commodity-forecasts-prod-trainer": 1,
+    }
+
+
+def test_stack_outputs_name_functions_aliases_bucket_table_and_dlqs(graph):
+    outputs = graph.outputs
+    assert outputs["data_bucket"].startswith("commodity-forecasts-") and outputs["predictions_table"].endswith("-predictions")
+    assert set(outputs["functions"]) == set(FUNCTIONS)
+    for name, spec in outputs["functions"].items():
+        assert spec["alias_arn"].endswith(f"function:{spec['function_name']}:live")
+        assert spec["dlq_url"].startswith("https://sqs.") and spec["schedule_dlq_url"].startswith("https://sqs.")
 
 
 def _differences(left, right, path=""):
@@ -61,35 +172,44 @@ def _differences(left, right, path=""):
     return [] if left == right else [path]
 
 
-def _normalized(resource, environment):
-    """Inputs with the environment name and content digests blanked, parsed where they are JSON."""
+def _normalized(resource, environment, legacy_bucket):
+    """Inputs with the environment's names and content digests blanked, parsed where they are JSON."""
     text = json.dumps(resource.inputs, sort_keys=True)
-    text = text.replace(f"/{environment}/", "/ENV/")
+    text = text.replace(legacy_bucket, "LEGACY").replace(f"-{environment}-", "-ENV-").replace(f"/{environment}/", "/ENV/")
     text = re.sub(r"sha256:[0-9a-f]{64}", "sha256:DIGEST", text)
     inputs = json.loads(text)
-    if "policy" in inputs:
-        inputs["policy"] = json.loads(inputs["policy"])
+    for key in ("policy", "assumeRolePolicy"):
+        if key in inputs:
+            inputs[key] = json.loads(inputs[key])
     return inputs
 
 
 def test_dev_and_prod_differ_exactly_as_configured(dev_graph, prod_graph):
-    dev = {r.name: r for r in dev_graph.resources}
-    prod = {r.name: r for r in prod_graph.resources}
-    assert set(dev) == set(prod), "both stacks must declare the same resources"
-    differences = {
-        name: _differences(_normalized(dev[name], "dev"), _normalized(prod[name], "prod"))
-        for name in dev
+    dev = {(r.type, r.name): r for r in dev_graph.resources}
+    prod = {(r.type, r.name): r for r in prod_graph.resources}
+    only_prod = sorted(name for _, name in set(prod) - set(dev))
+    assert set(dev) <= set(prod)
+    assert only_prod == sorted(
+        [f"{p}-scaling" for p in PREDICTORS] + [f"{p}-{w}-0" for p in PREDICTORS for w in ("warm", "cool")]
+    ), "prod adds only the schedule-aligned concurrency resources"
+    differences = {}
+    for key in dev:
+        paths = _differences(
+            _normalized(dev[key], "dev", "commodity-mobile-legacy-dev"),
+            _normalized(prod[key], "prod", "commodity-mobile-legacy"),
+        )
+        if paths:
+            differences[key[1]] = paths
+        if dev[key].protect != prod[key].protect:
+            differences.setdefault(key[1], []).append("(protect)")
+    keep = ["policy.rules[1].description", "policy.rules[1].selection.countNumber"]
+    expected = {
+        "predictor-repo": ["forceDelete"], "trainer-repo": ["forceDelete"],
+        "predictor-lifecycle": keep, "trainer-lifecycle": keep,
+        "data-bucket": ["forceDestroy", "(protect)"],
+        "data-predictions": ["deletionProtectionEnabled", "(protect)"],
     }
-    differences = {name: paths for name, paths in differences.items() if paths}
-    keep = "policy.rules[1].selection.countNumber"
-    keep_description = "policy.rules[1].description"
-    assert differences == {
-        "predictor-repo": ["forceDelete"],
-        "trainer-repo": ["forceDelete"],
-        "predictor-lifecycle": [keep_description, keep],
-        "trainer-lifecycle": [keep_description, keep],
-    }
-    assert dev["predictor-repo"].inputs["forceDelete"] is True, "dev repositories may be force-deleted"
-    assert prod["predictor-repo"].inputs["forceDelete"] is False, "prod repositories must never be force-deleted"
-    assert json.loads(dev["predictor-lifecycle"].inputs["policy"])["rules"][1]["selection"]["countNumber"] == 3
-    assert json.loads(prod["predictor-lifecycle"].inputs["policy"])["rules"][1]["selection"]["countNumber"] == 10
+    for name in FUNCTIONS:
+        expected[f"{name}-logs"] = ["retentionInDays"]
+        expected[f"{name}-function"] = ["reservedConcurrentExecutions"]
+    assert differences == expected

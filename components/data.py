@@ -1,0 +1,176 @@
+"""DataPlane: the data/model bucket, the predictions table, and the legacy bucket's one writable prefix."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import PolicyStatement
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class DataPlaneArgs:
+    bucket_name: pulumi.Input[str]
+    """Physical name of the data bucket (global: include account and region)."""
+    table_name: str
+    legacy_bucket: str
+    """An existing bucket owned elsewhere: looked up, never managed or deleted by this stack."""
+    legacy_prefix: str
+    protect: bool
+    """Production: `protect` on bucket and table, table deletion protection, no force-destroy."""
+    noncurrent_version_days: int = 90
+    """Overwritten or deleted object versions (old `latest.json` pointers, replaced models) expire after this."""
+
+
+class DataPlane(pulumi.ComponentResource):
+    """Versioned, encrypted, private, TLS-only data bucket; on-demand predictions table keyed by
+    (commodity, effective_date) with point-in-time recovery; and IAM statements granting each
+    workload exactly the prefixes and actions it uses."""
+
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    table_name: pulumi.Output[str]
+    table_arn: pulumi.Output[str]
+    legacy_bucket_name: pulumi.Output[str]
+    legacy_bucket_arn: pulumi.Output[str]
+    legacy_prefix: str
+
+    def __init__(self, name: str, args: DataPlaneArgs, opts: pulumi.ResourceOptions | None = None):
+        _validate(args)
+        super().__init__("commodity-forecasts:data:DataPlane", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+
+        bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, force_destroy=not args.protect, opts=stateful)
+        bucket_child = pulumi.ResourceOptions(parent=self, depends_on=[bucket])
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=bucket_child
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=bucket_child,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=bucket_child
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}, "bucket_key_enabled": True}],
+            opts=bucket_child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "expire-noncurrent-versions",
+                    "status": "Enabled",
+                    "filter": {},
+                    "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_days},
+                },
+                {
+                    "id": "abort-incomplete-uploads",
+                    "status": "Enabled",
+                    "filter": {},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+                },
+            ],
+            opts=bucket_child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-tls-only",
+            bucket=bucket.id,
+            policy=pulumi.Output.json_dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }],
+            }),
+            opts=bucket_child,
+        )
+        table = aws.dynamodb.Table(
+            f"{name}-predictions",
+            name=args.table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="commodity",
+            range_key="effective_date",
+            attributes=[{"name": "commodity", "type": "S"}, {"name": "effective_date", "type": "S"}],
+            point_in_time_recovery={"enabled": True},
+            server_side_encryption={"enabled": True},
+            deletion_protection_enabled=args.protect,
+            opts=stateful,
+        )
+        legacy = aws.s3.get_bucket_output(bucket=args.legacy_bucket, opts=pulumi.InvokeOutputOptions(parent=self))
+
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.table_name = table.name
+        self.table_arn = table.arn
+        self.legacy_bucket_name = legacy.bucket
+        self.legacy_bucket_arn = legacy.arn
+        self.legacy_prefix = args.legacy_prefix
+        self.register_outputs({
+            "bucket_name": self.bucket_name,
+            "bucket_arn": self.bucket_arn,
+            "table_name": self.table_name,
+            "table_arn": self.table_arn,
+            "legacy_bucket_arn": self.legacy_bucket_arn,
+        })
+
+    def statements(
+        self,
+        *,
+        read_prefixes: tuple[str, ...] = (),
+        write_prefixes: tuple[str, ...] = (),
+        table_actions: tuple[str, ...] = (),
+        legacy_write: bool = False,
+    ) -> tuple[PolicyStatement, ...]:
+        """Least-privilege access for one workload: objects under the given prefixes, the named table
+        actions, and PutObject under the legacy prefix only. ListBucket is granted on the data bucket
+        because without it S3 answers 403 instead of 404 for a missing key, and the workloads must
+        tell "no model yet" from "access denied"."""
+        statements = [PolicyStatement("ListDataBucket", ("s3:ListBucket",), (self.bucket_arn,))]
+        if read_prefixes:
+            statements.append(PolicyStatement(
+                "ReadData", ("s3:GetObject",), tuple(pulumi.Output.concat(self.bucket_arn, f"/{p}*") for p in read_prefixes)
+            ))
+        if write_prefixes:
+            statements.append(PolicyStatement(
+                "WriteData", ("s3:PutObject",), tuple(pulumi.Output.concat(self.bucket_arn, f"/{p}*") for p in write_prefixes)
+            ))
+        if table_actions:
+            statements.append(PolicyStatement("PredictionsTable", table_actions, (self.table_arn,)))
+        if legacy_write:
+            statements.append(PolicyStatement(
+                "WriteLegacyPrefix", ("s3:PutObject",), (pulumi.Output.concat(self.legacy_bucket_arn, f"/{self.legacy_prefix}*"),)
+            ))
+        return tuple(statements)
+
+
+def _validate(args: DataPlaneArgs) -> None:
+    if isinstance(args.bucket_name, str) and not _BUCKET.match(args.bucket_name):
+        raise ValueError(f"bucket_name must be a valid S3 bucket name (3-63 lowercase characters), got {args.bucket_name!r}")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", args.table_name):
+        raise ValueError(f"table_name must be 3-255 letters, digits, '_', '-' or '.', got {args.table_name!r}")
+    if not _BUCKET.match(args.legacy_bucket):
+        raise ValueError(f"legacy_bucket must be a valid S3 bucket name, got {args.legacy_bucket!r}")
+    if not args.legacy_prefix.endswith("/") or args.legacy_prefix.startswith("/"):
+        raise ValueError(f"legacy_prefix must end with '/' and not start with one, got {args.legacy_prefix!r}")
+    if args.noncurrent_version_days < 1:
+        raise ValueError(f"noncurrent_version_days must be at least 1, got {args.noncurrent_version_days}")

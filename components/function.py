@@ -1,0 +1,263 @@
+"""ContainerFunction: a container-image Lambda function with everything it needs to run unattended."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from components import cron
+from components.iam import PolicyStatement, policy_document, service_trust_policy
+from components.image import LambdaImage
+from components.settings import LOG_RETENTION_DAYS, PROVISIONED_CONCURRENCY_MODES
+
+ALIAS = "live"
+"""Schedules, destinations, provisioned concurrency and URLs all point here, never at `$LATEST`."""
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+DRAIN_MINUTES = 5
+"""Schedule-aligned concurrency stays up this long after a run's timeout could have elapsed."""
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_RESERVED_ENV = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|_X_AMZN_TRACE_ID$|TZ$)")
+
+
+@dataclass(frozen=True)
+class ContainerFunctionArgs:
+    function_name: str
+    """Physical name, e.g. `commodity-forecasts-dev-corn`."""
+    image: LambdaImage
+    """The build to run; its digest URI and architecture are used together, so they cannot disagree."""
+    description: str
+    memory_mb: int = 1024
+    timeout_seconds: int = 300
+    ephemeral_storage_mb: int = 512
+    reserved_concurrency: int | None = None
+    provisioned_concurrency: int = 0
+    provisioned_concurrency_mode: str = "fixed"
+    provisioned_concurrency_lead_minutes: int = 10
+    schedule_expression: str | None = None
+    """The function's effective schedule; schedule-aligned concurrency is derived from it."""
+    schedule_timezone: str = "UTC"
+    log_retention_days: int = 30
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=lambda: MappingProxyType({}))
+    """Names from resource outputs (bucket, table, …), never typed by hand."""
+    statements: tuple[PolicyStatement, ...] = ()
+    """What the function may touch beyond its own logs, traces and DLQ, by exact ARN."""
+    max_retry_attempts: int = 2
+    max_event_age_seconds: int = 3600
+    function_url: bool = False
+    """An `AWS_IAM`-authenticated Function URL on the alias for on-demand runs."""
+
+
+def provisioned_windows(expression: str, timeout_seconds: int, lead_minutes: int) -> list[tuple[str, str]]:
+    """(scale-up, scale-down) cron pairs around each run of `expression`: up `lead_minutes` before,
+    down once the run's timeout (rounded up to minutes) plus DRAIN_MINUTES has passed."""
+    parsed = cron.parse(expression)
+    if not isinstance(parsed, cron.CronExpression):
+        raise ValueError(f"schedule-aligned concurrency needs a cron(...) schedule, got {expression!r}")
+    hold = math.ceil(timeout_seconds / 60) + DRAIN_MINUTES
+    return [
+        (str(parsed.at_minute_of_day(run - lead_minutes)), str(parsed.at_minute_of_day(run + hold)))
+        for run in parsed.minutes_of_day()
+    ]
+
+
+class ContainerFunction(pulumi.ComponentResource):
+    """Role, log group, function, published version, `live` alias, provisioned concurrency,
+    asynchronous-invocation retries with an SQS dead-letter destination, and an optional URL.
+
+    Secure by default: an inline policy of exact ARNs and named actions, tracing Active, JSON logs
+    into a log group with retention that exists before the function, an encrypted DLQ.
+    """
+
+    function_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    alias_arn: pulumi.Output[str]
+    """`…:function:<name>:live`: what schedules and destinations target."""
+    role_arn: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+    dlq_arn: pulumi.Output[str]
+    """On-failure destination of asynchronous invocations (what Scheduler's runs are)."""
+    dlq_url: pulumi.Output[str]
+    dlq_name: pulumi.Output[str]
+    url: pulumi.Output[str] | None
+    """Function URL of the alias, when enabled."""
+    timeout_seconds: int
+    architecture: str
+    provisioned_concurrency: int
+    provisioned_concurrency_mode: str
+
+    def __init__(self, name: str, args: ContainerFunctionArgs, opts: pulumi.ResourceOptions | None = None):
+        windows = _validate(args)
+        super().__init__("commodity-forecasts:function:ContainerFunction", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{args.function_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        dlq = aws.sqs.Queue(
+            f"{name}-dlq",
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            description=f"Execution role of {args.function_name}",
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com"),
+            opts=child,
+        )
+        own = (
+            PolicyStatement("WriteOwnLogs", ("logs:CreateLogStream", "logs:PutLogEvents"), (pulumi.Output.concat(log_group.arn, ":*"),)),
+            # X-Ray has no resource-level permissions: the actions are named, the resource cannot be.
+            PolicyStatement("PublishTraces", ("xray:PutTraceSegments", "xray:PutTelemetryRecords"), ("*",)),
+            PolicyStatement("DeadLetter", ("sqs:SendMessage",), (dlq.arn,)),
+        )
+        policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy_document(own + args.statements), opts=child)
+
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            name=args.function_name,
+            description=args.description,
+            package_type="Image",
+            image_uri=args.image.image_uri,
+            architectures=[args.image.architecture],
+            role=role.arn,
+            memory_size=args.memory_mb,
+            timeout=args.timeout_seconds,
+            ephemeral_storage={"size": args.ephemeral_storage_mb},
+            reserved_concurrent_executions=-1 if args.reserved_concurrency is None else args.reserved_concurrency,
+            tracing_config={"mode": "Active"},
+            environment={"variables": dict(args.environment)},
+            logging_config={
+                "log_format": "JSON",
+                "log_group": log_group.name,
+                "application_log_level": "INFO",
+                "system_log_level": "INFO",
+            },
+            publish=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy]),
+        )
+        alias = aws.lambda_.Alias(
+            f"{name}-{ALIAS}",
+            name=ALIAS,
+            function_name=function.name,
+            function_version=function.version,
+            description="Published version the schedules and destinations invoke",
+            opts=child,
+        )
+        qualified = pulumi.ResourceOptions(parent=self, depends_on=[alias])
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-async",
+            function_name=function.name,
+            qualifier=alias.name,
+            maximum_retry_attempts=args.max_retry_attempts,
+            maximum_event_age_in_seconds=args.max_event_age_seconds,
+            destination_config={"on_failure": {"destination": dlq.arn}},
+            opts=qualified,
+        )
+        if args.provisioned_concurrency > 0 and args.provisioned_concurrency_mode == "fixed":
+            aws.lambda_.ProvisionedConcurrencyConfig(
+                f"{name}-concurrency",
+                function_name=function.name,
+                qualifier=alias.name,
+                provisioned_concurrent_executions=args.provisioned_concurrency,
+                opts=qualified,
+            )
+        elif args.provisioned_concurrency > 0:
+            self._schedule_aligned_concurrency(name, args, function, alias, windows)
+        self.url = None
+        if args.function_url:
+            self.url = aws.lambda_.FunctionUrl(
+                f"{name}-url", function_name=function.name, qualifier=alias.name, authorization_type="AWS_IAM", opts=qualified
+            ).function_url
+
+        self.function_name = function.name
+        self.function_arn = function.arn
+        self.alias_arn = alias.arn
+        self.role_arn = role.arn
+        self.log_group_name = log_group.name
+        self.dlq_arn = dlq.arn
+        self.dlq_url = dlq.url
+        self.dlq_name = dlq.name
+        self.timeout_seconds = args.timeout_seconds
+        self.architecture = args.image.architecture
+        self.provisioned_concurrency = args.provisioned_concurrency
+        self.provisioned_concurrency_mode = args.provisioned_concurrency_mode
+        self.register_outputs({
+            "function_name": self.function_name,
+            "alias_arn": self.alias_arn,
+            "dlq_url": self.dlq_url,
+            "url": self.url,
+        })
+
+    def _schedule_aligned_concurrency(self, name, args, function, alias, windows) -> None:
+        """Application Auto Scaling raises the alias's provisioned concurrency before each run and
+        returns it to zero after: a daily job pays for minutes of warm capacity, not days."""
+        target = aws.appautoscaling.Target(
+            f"{name}-scaling",
+            service_namespace="lambda",
+            scalable_dimension="lambda:function:ProvisionedConcurrency",
+            resource_id=pulumi.Output.concat("function:", function.name, ":", alias.name),
+            min_capacity=0,
+            max_capacity=args.provisioned_concurrency,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[alias]),
+        )
+        for index, (warm, cool) in enumerate(windows):
+            for role, schedule, capacity in (("warm", warm, args.provisioned_concurrency), ("cool", cool, 0)):
+                aws.appautoscaling.ScheduledAction(
+                    f"{name}-{role}-{index}",
+                    name=f"{args.function_name}-{role}-{index}",
+                    service_namespace=target.service_namespace,
+                    scalable_dimension=target.scalable_dimension,
+                    resource_id=target.resource_id,
+                    schedule=schedule,
+                    timezone=args.schedule_timezone,
+                    scalable_target_action={"min_capacity": capacity, "max_capacity": capacity},
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+
+
+def _validate(args: ContainerFunctionArgs) -> list[tuple[str, str]]:
+    """Refuse bad plain inputs before anything is registered; returns the scaling windows."""
+    if not _FUNCTION_NAME.match(args.function_name):
+        raise ValueError(f"function_name must be 1-64 letters, digits, hyphens or underscores, got {args.function_name!r}")
+    checks = (
+        ("memory_mb", args.memory_mb, 128, 10240),
+        ("timeout_seconds", args.timeout_seconds, 1, 900),
+        ("ephemeral_storage_mb", args.ephemeral_storage_mb, 512, 10240),
+        ("max_retry_attempts", args.max_retry_attempts, 0, 2),
+        ("max_event_age_seconds", args.max_event_age_seconds, 60, 21600),
+    )
+    for key, value, low, high in checks:
+        if not low <= value <= high:
+            raise ValueError(f"{args.function_name}: {key} must be between {low} and {high}, got {value}")
+    if args.log_retention_days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"{args.function_name}: log_retention_days must be one of CloudWatch's values, got {args.log_retention_days}")
+    if args.reserved_concurrency is not None and args.reserved_concurrency < 1:
+        raise ValueError(f"{args.function_name}: reserved_concurrency must be at least 1 (or None), got {args.reserved_concurrency}")
+    ceiling = args.reserved_concurrency if args.reserved_concurrency is not None else 10000
+    if not 0 <= args.provisioned_concurrency <= ceiling:
+        raise ValueError(
+            f"{args.function_name}: provisioned_concurrency must be between 0 and {ceiling}, got {args.provisioned_concurrency}"
+        )
+    if args.provisioned_concurrency_mode not in PROVISIONED_CONCURRENCY_MODES:
+        raise ValueError(
+            f"{args.function_name}: provisioned_concurrency_mode must be one of {', '.join(PROVISIONED_CONCURRENCY_MODES)}, "
+            f"got {args.provisioned_concurrency_mode!r}"
+        )
+    for key in args.environment:
+        if _RESERVED_ENV.match(key):
+            raise ValueError(f"{args.function_name}: environment variable {key!r} is reserved by Lambda")
+    if args.provisioned_concurrency > 0 and args.provisioned_concurrency_mode == "schedule_aligned":
+        if args.schedule_expression is None:
+            raise ValueError(f"{args.function_name}: schedule_aligned provisioned concurrency needs schedule_expression")
+        return provisioned_windows(args.schedule_expression, args.timeout_seconds, args.provisioned_concurrency_lead_minutes)
+    return []

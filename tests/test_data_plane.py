@@ -1,0 +1,112 @@
+"""DataPlane: a private, versioned, encrypted, TLS-only bucket; a protected predictions table; exact grants."""
+
+import json
+
+import pulumi
+import pytest
+
+from components.data import DataPlane, DataPlaneArgs
+from tests.conftest import run_program
+
+
+def build(protect=False, capture=None, **overrides):
+    def program():
+        plane = DataPlane("data", DataPlaneArgs(
+            bucket_name="commodity-forecasts-dev-data-123456789012-us-east-1",
+            table_name="commodity-forecasts-dev-predictions",
+            legacy_bucket="commodity-mobile-legacy-dev",
+            legacy_prefix="predictions/latest/",
+            protect=protect,
+            **overrides,
+        ))
+        if capture is not None:
+            statements = plane.statements(
+                read_prefixes=("models/", "prices/"), write_prefixes=("predictions/",),
+                table_actions=("dynamodb:GetItem", "dynamodb:PutItem"), legacy_write=True,
+            )
+            pulumi.Output.all(*[pulumi.Output.from_input(s.document()) for s in statements]).apply(capture.extend)
+
+    return run_program(program)
+
+
+def one(graph, type_):
+    [resource] = graph.of_type(type_)
+    return resource
+
+
+def test_bucket_is_private_versioned_encrypted_and_tls_only():
+    graph = build()
+    bucket = one(graph, "aws:s3/bucket:Bucket")
+    assert bucket.inputs["bucket"] == "commodity-forecasts-dev-data-123456789012-us-east-1"
+    access = one(graph, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(access[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")), (
+        "all public access must be blocked"
+    )
+    assert one(graph, "aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]["status"] == "Enabled"
+    [rule] = one(graph, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    assert one(graph, "aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+    [statement] = json.loads(one(graph, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statement["Resource"] == [
+        "arn:aws:s3:::commodity-forecasts-dev-data-123456789012-us-east-1",
+        "arn:aws:s3:::commodity-forecasts-dev-data-123456789012-us-east-1/*",
+    ]
+
+
+def test_old_versions_expire_and_incomplete_uploads_are_aborted():
+    rules = {r["id"]: r for r in one(build(noncurrent_version_days=30), "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]}
+    assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"]["noncurrentDays"] == 30
+    assert rules["abort-incomplete-uploads"]["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 7
+
+
+def test_table_is_keyed_by_commodity_and_date_on_demand_with_pitr():
+    table = one(build(), "aws:dynamodb/table:Table").inputs
+    assert (table["hashKey"], table["rangeKey"]) == ("commodity", "effective_date")
+    assert table["billingMode"] == "PAY_PER_REQUEST"
+    assert table["pointInTimeRecovery"] == {"enabled": True}
+    assert table["serverSideEncryption"] == {"enabled": True}
+
+
+@pytest.mark.parametrize("protect", [True, False])
+def test_protection_follows_the_setting(protect):
+    graph = build(protect=protect)
+    bucket, table = one(graph, "aws:s3/bucket:Bucket"), one(graph, "aws:dynamodb/table:Table")
+    assert bucket.protect is protect and table.protect is protect, "stateful resources are protected in production"
+    assert bucket.inputs["forceDestroy"] is (not protect)
+    assert table.inputs["deletionProtectionEnabled"] is protect
+    unprotected = [r.name for r in graph.resources if r.custom and r.type not in ("aws:s3/bucket:Bucket", "aws:dynamodb/table:Table") and r.protect]
+    assert unprotected == [], "only the bucket and table carry protect"
+
+
+def test_legacy_bucket_is_looked_up_not_managed():
+    graph = build()
+    assert not [r for r in graph.of_type("aws:s3/bucket:Bucket") if r.inputs.get("bucket") == "commodity-mobile-legacy-dev"]
+
+
+def test_statements_grant_exact_prefixes_and_actions():
+    documents = []
+    build(capture=documents)
+    by_sid = {d["Sid"]: d for d in documents}
+    data = "arn:aws:s3:::commodity-forecasts-dev-data-123456789012-us-east-1"
+    assert by_sid["ListDataBucket"]["Action"] == ["s3:ListBucket"] and by_sid["ListDataBucket"]["Resource"] == [data]
+    assert by_sid["ReadData"] == {"Sid": "ReadData", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{data}/models/*", f"{data}/prices/*"]}
+    assert by_sid["WriteData"]["Action"] == ["s3:PutObject"] and by_sid["WriteData"]["Resource"] == [f"{data}/predictions/*"]
+    assert by_sid["PredictionsTable"]["Action"] == ["dynamodb:GetItem", "dynamodb:PutItem"]
+    assert by_sid["PredictionsTable"]["Resource"] == ["arn:aws:dynamodb:us-east-1:123456789012:table/commodity-forecasts-dev-predictions"]
+    assert by_sid["WriteLegacyPrefix"]["Resource"] == ["arn:aws:s3:::commodity-mobile-legacy-dev/predictions/latest/*"], (
+        "the legacy bucket is writable under its prefix only"
+    )
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"legacy_prefix": "predictions/latest"}, "legacy_prefix must end with '/'"),
+    ({"legacy_bucket": "Legacy_Bucket"}, "legacy_bucket must be a valid S3 bucket name"),
+    ({"table_name": "t"}, "table_name must be 3-255"),
+    ({"bucket_name": "UPPER"}, "bucket_name must be a valid S3 bucket name"),
+])
+def test_refuses_bad_arguments(overrides, message):
+    args = dict(bucket_name="data-bucket", table_name="predictions", legacy_bucket="legacy-bucket", legacy_prefix="p/", protect=False)
+    args.update(overrides)
+    with pytest.raises(ValueError, match=message):
+        DataPlane("data", DataPlaneArgs(**args))
