@@ -1,4 +1,4 @@
-"""Composition root: settings → data plane → images → functions → schedules → stack outputs.
+"""Composition root: settings → data plane → images → functions → schedules → monitoring → outputs.
 
 Components never read config; everything they need comes from the validated settings here, and
 every name a workload receives comes from a resource output.
@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from components.data import DataPlane, DataPlaneArgs
 from components.function import ContainerFunction, ContainerFunctionArgs
 from components.image import LambdaImage, LambdaImageArgs
+from components.monitoring import MonitoredFunction, Monitoring, MonitoringArgs
 from components.registry import EcrRepository, EcrRepositoryArgs
 from components.schedule import Schedule, ScheduleArgs, staggered_expressions
 from components.settings import METRICS_NAMESPACE, MODELS_PREFIX, PREDICTIONS_PREFIX, PRICES_PREFIX, load_settings
@@ -114,6 +115,7 @@ for spec in settings.functions:
             max_retry_attempts=spec.max_retry_attempts,
             max_event_age_seconds=spec.max_event_age_seconds,
             function_url=spec.function_url,
+            log_format=spec.log_format,
         ),
     )
     if spec.schedule is not None:
@@ -130,6 +132,33 @@ for spec in settings.functions:
             ),
         )
 
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        name_prefix=settings.name_prefix,
+        region=settings.region,
+        emails=settings.alarm_emails,
+        thresholds=settings.alarms,
+        metrics_namespace=METRICS_NAMESPACE,
+        runbook_url=settings.runbook_url,
+        functions=tuple(
+            MonitoredFunction(
+                name=spec.name,
+                function=functions[spec.name],
+                schedule=schedules.get(spec.name),
+                schedule_expression=effective_schedules.get(spec.name),
+                # The predictor emits PredictionsWritten and ModelAgeDays with these dimensions (Powertools
+                # adds `service`); other images emit no business metrics to alarm on.
+                business_dimensions=(
+                    {"commodity": spec.event["commodity"], "service": settings.function_name(spec)}
+                    if spec.image == "predictor" else {}
+                ),
+            )
+            for spec in settings.functions
+        ),
+    ),
+)
+
 pulumi.export("data_bucket", data.bucket_name)
 pulumi.export("predictions_table", data.table_name)
 pulumi.export("repositories", {name: repository.url for name, repository in repositories.items()})
@@ -144,3 +173,5 @@ pulumi.export("functions", {
     }
     for name, function in functions.items()
 })
+pulumi.export("alarm_topic", monitoring.topic_arn)
+pulumi.export("dashboard", monitoring.dashboard_name)

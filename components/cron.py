@@ -187,6 +187,21 @@ def _check_part(name: str, part: str) -> None:
             raise ScheduleExpressionError(f"{name} value {number} is outside {low}-{high}")
 
 
+def days_of_week(value: str) -> list[int]:
+    """Weekdays (0 = Sunday) a day-of-week field selects; `#` and `L` forms are monthly, not weekly."""
+    if value in ("*", "?"):
+        return list(range(7))
+    days: set[int] = set()
+    for part in value.split(","):
+        if "#" in part or part.endswith("L"):
+            raise ScheduleExpressionError(f"day-of-week {part!r} selects days of a month, not of every week")
+        base, _, step = part.partition("/")
+        bounds = [_number("day-of-week", token) for token in base.split("-")]
+        start, end = bounds[0], bounds[-1] if len(bounds) > 1 else (7 if step else bounds[0])
+        days.update(day - 1 for day in range(start, end + 1, int(step) if step else 1))
+    return sorted(days)
+
+
 def _expand(name: str, value: str) -> list[int]:
     """Expand a minutes or hours field (numbers, lists, ranges, steps, *) into its values."""
     low, high = _RANGES[name]

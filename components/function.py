@@ -51,6 +51,8 @@ class ContainerFunctionArgs:
     max_event_age_seconds: int = 3600
     function_url: bool = False
     """An `AWS_IAM`-authenticated Function URL on the alias for on-demand runs."""
+    log_format: str = "JSON"
+    """`JSON` (structured application logs and platform records) or `Text`."""
 
 
 def provisioned_windows(expression: str, timeout_seconds: int, lead_minutes: int) -> list[tuple[str, str]]:
@@ -86,6 +88,9 @@ class ContainerFunction(pulumi.ComponentResource):
     dlq_name: pulumi.Output[str]
     url: pulumi.Output[str] | None
     """Function URL of the alias, when enabled."""
+    physical_name: str
+    """The function's name, known before deployment (alarm and dashboard names use it)."""
+    log_format: str
     timeout_seconds: int
     architecture: str
     provisioned_concurrency: int
@@ -137,10 +142,10 @@ class ContainerFunction(pulumi.ComponentResource):
             tracing_config={"mode": "Active"},
             environment={"variables": dict(args.environment)},
             logging_config={
-                "log_format": "JSON",
+                "log_format": args.log_format,
                 "log_group": log_group.name,
-                "application_log_level": "INFO",
-                "system_log_level": "INFO",
+                # Log levels exist only for JSON; INFO keeps platform.report records (init duration).
+                **({"application_log_level": "INFO", "system_log_level": "INFO"} if args.log_format == "JSON" else {}),
             },
             publish=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy]),
@@ -187,6 +192,8 @@ class ContainerFunction(pulumi.ComponentResource):
         self.dlq_arn = dlq.arn
         self.dlq_url = dlq.url
         self.dlq_name = dlq.name
+        self.physical_name = args.function_name
+        self.log_format = args.log_format
         self.timeout_seconds = args.timeout_seconds
         self.architecture = args.image.architecture
         self.provisioned_concurrency = args.provisioned_concurrency
@@ -239,6 +246,8 @@ def _validate(args: ContainerFunctionArgs) -> list[tuple[str, str]]:
     for key, value, low, high in checks:
         if not low <= value <= high:
             raise ValueError(f"{args.function_name}: {key} must be between {low} and {high}, got {value}")
+    if args.log_format not in ("JSON", "Text"):
+        raise ValueError(f"{args.function_name}: log_format must be JSON or Text, got {args.log_format!r}")
     if args.log_retention_days not in LOG_RETENTION_DAYS:
         raise ValueError(f"{args.function_name}: log_retention_days must be one of CloudWatch's values, got {args.log_retention_days}")
     if args.reserved_concurrency is not None and args.reserved_concurrency < 1:

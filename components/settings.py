@@ -97,6 +97,7 @@ class FunctionSettings:
     max_event_age_seconds: int = 3600
     function_url: bool = False
     """An IAM-authenticated Function URL on the `live` alias for on-demand runs."""
+    log_format: str = "JSON"
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,22 @@ class EcrSettings:
     untagged_expire_days: int = 1
     keep_release_images: int = 5
     """Newest release images kept; at least 2, so the live image and the one before it survive."""
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    """Alarm thresholds, the same for every function (durations follow each function's timeout)."""
+
+    errors: int = 1
+    """Errors in 5 minutes that page (≥)."""
+    throttles: int = 1
+    duration_timeout_percent: int = 80
+    """p99 duration above this share of the timeout pages before runs start timing out."""
+    cold_start_ms: int = 2000
+    model_age_days: int = 10
+    """A weekly trainer plus three days of slack."""
+    missed_run_slack_minutes: int = 60
+    """Added to a schedule's longest gap before a run counts as missed."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +145,8 @@ class Settings:
     legacy_bucket: str
     """The mobile app's existing bucket; the stack may write only under `legacy_prefix`."""
     legacy_prefix: str
+    alarms: AlarmSettings = AlarmSettings()
+    runbook_url: str = "README.md#runbook"
 
     @property
     def name_prefix(self) -> str:
@@ -207,6 +226,15 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         untagged_expire_days=top.integer("ecr_untagged_expire_days", 1, minimum=1, maximum=3650),
         keep_release_images=top.integer("ecr_keep_release_images", 5, minimum=2, maximum=1000),
     )
+    alarms = AlarmSettings(
+        errors=top.integer("alarm_errors_threshold", 1, minimum=1, maximum=1000),
+        throttles=top.integer("alarm_throttles_threshold", 1, minimum=1, maximum=1000),
+        duration_timeout_percent=top.integer("alarm_duration_timeout_percent", 80, minimum=10, maximum=100),
+        cold_start_ms=top.integer("alarm_cold_start_ms", 2000, minimum=100, maximum=10000),
+        model_age_days=top.integer("alarm_model_age_days", 10, minimum=1, maximum=365),
+        missed_run_slack_minutes=top.integer("alarm_missed_run_slack_minutes", 60, minimum=5, maximum=1440),
+    )
+    runbook_url = top.string("runbook_url", "README.md#runbook", max_length=1024)
     images = _images(top)
     functions = _functions(top, images, architecture, environment, project)
     top.finish()
@@ -225,6 +253,8 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         stagger_minutes=stagger_minutes,
         legacy_bucket=legacy_bucket,
         legacy_prefix=legacy_prefix,
+        alarms=alarms,
+        runbook_url=runbook_url,
     )
 
 
@@ -302,6 +332,7 @@ def _function(reader: "_Reader", name: str, image_names: list[str], default_arch
         max_retry_attempts=reader.integer("max_retry_attempts", 2, minimum=0, maximum=2),
         max_event_age_seconds=reader.integer("max_event_age_seconds", 3600, minimum=60, maximum=21600),
         function_url=reader.boolean("function_url", False),
+        log_format=reader.string("log_format", "JSON", choices=("JSON", "Text")),
     )
     return settings
 

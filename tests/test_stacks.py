@@ -175,7 +175,8 @@ def _differences(left, right, path=""):
 def _normalized(resource, environment, legacy_bucket):
     """Inputs with the environment's names and content digests blanked, parsed where they are JSON."""
     text = json.dumps(resource.inputs, sort_keys=True)
-    text = text.replace(legacy_bucket, "LEGACY").replace(f"-{environment}-", "-ENV-").replace(f"/{environment}/", "/ENV/")
+    text = text.replace(legacy_bucket, "LEGACY").replace(f"commodity-forecasts-{environment}", "commodity-forecasts-ENV")
+    text = text.replace(f"/{environment}/", "/ENV/")
     text = re.sub(r"sha256:[0-9a-f]{64}", "sha256:DIGEST", text)
     inputs = json.loads(text)
     for key in ("policy", "assumeRolePolicy"):
@@ -191,7 +192,8 @@ def test_dev_and_prod_differ_exactly_as_configured(dev_graph, prod_graph):
     assert set(dev) <= set(prod)
     assert only_prod == sorted(
         [f"{p}-scaling" for p in PREDICTORS] + [f"{p}-{w}-0" for p in PREDICTORS for w in ("warm", "cool")]
-    ), "prod adds only the schedule-aligned concurrency resources"
+        + [f"monitoring-{p}-spillover" for p in PREDICTORS]
+    ), "prod adds only the schedule-aligned concurrency resources and their spillover alarms"
     differences = {}
     for key in dev:
         paths = _differences(
@@ -209,6 +211,8 @@ def test_dev_and_prod_differ_exactly_as_configured(dev_graph, prod_graph):
         "data-bucket": ["forceDestroy", "(protect)"],
         "data-predictions": ["deletionProtectionEnabled", "(protect)"],
     }
+    expected["monitoring-email-0"] = ["endpoint"]
+    expected["monitoring-dashboard"] = ["dashboardBody"]  # lists prod's spillover alarms too
     for name in FUNCTIONS:
         expected[f"{name}-logs"] = ["retentionInDays"]
         expected[f"{name}-function"] = ["reservedConcurrentExecutions"]

@@ -1,0 +1,353 @@
+"""Monitoring: alarms that catch real failures of scheduled functions, an encrypted SNS topic, one dashboard."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components import cron
+from components.function import ALIAS, ContainerFunction
+from components.schedule import Schedule
+from components.settings import AlarmSettings
+
+COLD_START_NAMESPACE = "CommodityForecasts/ColdStarts"
+"""Where the init-duration metric filters publish (Lambda itself publishes no InitDuration metric)."""
+LOG_FORMATS = ("JSON", "Text")
+MAX_ALARM_WINDOW_MINUTES = 7 * 24 * 60
+"""CloudWatch evaluates at most seven days (period × evaluation periods) for one alarm."""
+_TEXT_REPORT_FIELDS = (
+    'report = "REPORT"', 'request_id_label = "RequestId:"', "request_id",
+    'duration_label = "Duration:"', "duration", 'duration_unit = "ms"',
+    'billed = "Billed"', 'billed_label = "Duration:"', "billed_duration", 'billed_unit = "ms"',
+    'memory = "Memory"', 'memory_label = "Size:"', "memory_size", 'memory_unit = "MB"',
+    'max = "Max"', 'max_memory = "Memory"', 'used_label = "Used:"', "max_memory_used", 'max_memory_unit = "MB"',
+    'init = "Init"', 'init_label = "Duration:"', "init_duration", 'init_unit = "ms"', "...",
+)
+
+
+def init_duration_filter(log_format: str) -> tuple[str, str]:
+    """(filter pattern, metric value) extracting the init duration from a function's REPORT record.
+
+    JSON log format: the `platform.report` record, `record.metrics.initDurationMs` (present only on a
+    cold start). Text: the `REPORT RequestId: … Init Duration: 290.29 ms` line, matched field by field
+    (`...` skips the XRAY suffix tracing adds).
+    """
+    if log_format == "JSON":
+        return '{ $.type = "platform.report" && $.record.metrics.initDurationMs > 0 }', "$.record.metrics.initDurationMs"
+    if log_format == "Text":
+        return "[" + ", ".join(_TEXT_REPORT_FIELDS) + "]", "$init_duration"
+    raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+
+
+def longest_gap_minutes(expression: str) -> int | None:
+    """The longest time between two consecutive runs, or None when it cannot be known in a week
+    (schedules on particular days of the month or year)."""
+    parsed = cron.parse(expression)
+    if isinstance(parsed, cron.RateExpression):
+        return parsed.minutes
+    if parsed.month != "*" or parsed.year != "*" or parsed.day_of_month not in ("*", "?"):
+        return None
+    try:
+        days = cron.days_of_week(parsed.day_of_week)
+    except cron.ScheduleExpressionError:
+        return None
+    runs = sorted(day * 1440 + minute for day in days for minute in parsed.minutes_of_day())
+    if not runs:
+        return None
+    gaps = [later - earlier for earlier, later in zip(runs, runs[1:])] + [runs[0] + 7 * 1440 - runs[-1]]
+    return max(gaps)
+
+
+@dataclass(frozen=True)
+class MonitoredFunction:
+    name: str
+    """Short name used in alarm names and the dashboard (e.g. `corn`)."""
+    function: ContainerFunction
+    schedule: Schedule | None = None
+    schedule_expression: str | None = None
+    """Effective expression; a missed-run alarm needs it."""
+    business_dimensions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Dimensions of the workload's EMF metrics (e.g. commodity, service); empty for functions
+    that emit no PredictionsWritten / ModelAgeDays."""
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    name_prefix: str
+    """Alarm and dashboard names start with it (unique per account and region)."""
+    region: str
+    functions: tuple[MonitoredFunction, ...]
+    emails: tuple[str, ...] = ()
+    thresholds: AlarmSettings = AlarmSettings()
+    metrics_namespace: str = "CommodityForecasts"
+    runbook_url: str = "README.md#runbook"
+
+
+@dataclass(frozen=True)
+class _Alarm:
+    key: str
+    description: str
+    namespace: pulumi.Input[str]
+    metric: str
+    dimensions: Mapping[str, pulumi.Input[str]]
+    statistic: str
+    threshold: float
+    comparison: str
+    period: int = 300
+    evaluation_periods: int = 1
+    treat_missing_data: str = "notBreaching"
+
+
+class Monitoring(pulumi.ComponentResource):
+    """An SNS topic (KMS-encrypted with its own key, since CloudWatch cannot use the AWS-managed SNS
+    key) with email subscriptions; per function the alarms below, each with alarm and OK actions; one
+    dashboard for the stack.
+
+    Alarms per function: Errors, Throttles, p99 Duration vs timeout, cold start (init duration from
+    a log metric filter), both dead-letter queues' depth; with provisioned concurrency, spillover; for
+    functions emitting business metrics, a missed run (no PredictionsWritten over the schedule's
+    longest gap plus slack, missing data breaching) and model age.
+    """
+
+    topic_arn: pulumi.Output[str]
+    dashboard_name: pulumi.Output[str]
+    alarm_names: list[pulumi.Output[str]]
+    alarms: dict[str, dict[str, aws.cloudwatch.MetricAlarm]]
+    """Per function short name, alarm key → alarm."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        _validate(args)
+        super().__init__("commodity-forecasts:monitoring:Monitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{args.name_prefix} alarm topic",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=account.apply(_key_policy),
+            opts=child,
+        )
+        topic = aws.sns.Topic(f"{name}-topic", kms_master_key_id=key.arn, opts=child)
+        for index, email in enumerate(args.emails):
+            aws.sns.TopicSubscription(f"{name}-email-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=child)
+
+        self.alarms = {}
+        alarm_names: list[pulumi.Output[str]] = []
+        for monitored in args.functions:
+            self.alarms[monitored.name] = {}
+            for alarm in _alarms_for(monitored, args):
+                resource = aws.cloudwatch.MetricAlarm(
+                    f"{name}-{monitored.name}-{alarm.key}",
+                    name=f"{monitored.function.physical_name}-{alarm.key}",
+                    alarm_description=f"{alarm.description} Runbook: {args.runbook_url}",
+                    namespace=alarm.namespace,
+                    metric_name=alarm.metric,
+                    dimensions=dict(alarm.dimensions),
+                    **({"extended_statistic": alarm.statistic} if alarm.statistic.startswith("p") else {"statistic": alarm.statistic}),
+                    threshold=alarm.threshold,
+                    comparison_operator=alarm.comparison,
+                    period=alarm.period,
+                    evaluation_periods=alarm.evaluation_periods,
+                    datapoints_to_alarm=alarm.evaluation_periods,
+                    treat_missing_data=alarm.treat_missing_data,
+                    alarm_actions=[topic.arn],
+                    ok_actions=[topic.arn],
+                    opts=child,
+                )
+                self.alarms[monitored.name][alarm.key] = resource
+                alarm_names.append(resource.name)
+            pattern, value = init_duration_filter(monitored.function.log_format)
+            aws.cloudwatch.LogMetricFilter(
+                f"{name}-{monitored.name}-init-duration",
+                log_group_name=monitored.function.log_group_name,
+                pattern=pattern,
+                metric_transformation={
+                    "name": monitored.function.physical_name,
+                    "namespace": COLD_START_NAMESPACE,
+                    "value": value,
+                    "unit": "Milliseconds",
+                },
+                opts=child,
+            )
+
+        alarm_arns = [alarm.arn for alarms in self.alarms.values() for alarm in alarms.values()]
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=args.name_prefix,
+            dashboard_body=pulumi.Output.json_dumps(dashboard_body(args, alarm_arns)),
+            opts=child,
+        )
+
+        self.topic_arn = topic.arn
+        self.dashboard_name = dashboard.dashboard_name
+        self.alarm_names = alarm_names
+        self.register_outputs({"topic_arn": self.topic_arn, "dashboard_name": self.dashboard_name, "alarm_names": alarm_names})
+
+
+def _alarms_for(monitored: MonitoredFunction, args: MonitoringArgs) -> list[_Alarm]:
+    thresholds = args.thresholds
+    function = monitored.function
+    lambda_dims = {"FunctionName": function.physical_name}
+    alarms = [
+        _Alarm("errors", "The function raised: a run failed and will be retried, then dead-lettered.",
+               "AWS/Lambda", "Errors", lambda_dims, "Sum", thresholds.errors, "GreaterThanOrEqualToThreshold"),
+        _Alarm("throttles", "Invocations were throttled: reserved or account concurrency is exhausted.",
+               "AWS/Lambda", "Throttles", lambda_dims, "Sum", thresholds.throttles, "GreaterThanOrEqualToThreshold"),
+        _Alarm("duration", f"p99 duration is above {thresholds.duration_timeout_percent}% of the {function.timeout_seconds} s timeout.",
+               "AWS/Lambda", "Duration", lambda_dims, "p99", function.timeout_seconds * 10 * thresholds.duration_timeout_percent,
+               "GreaterThanThreshold"),
+        _Alarm("cold-start", f"A cold start's init duration exceeded {thresholds.cold_start_ms} ms.",
+               COLD_START_NAMESPACE, function.physical_name, {}, "Maximum", thresholds.cold_start_ms, "GreaterThanThreshold"),
+        _Alarm("dlq", "A failed asynchronous invocation is waiting in the function's dead-letter queue.",
+               "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": function.dlq_name}, "Maximum", 0, "GreaterThanThreshold"),
+    ]
+    if monitored.schedule is not None:
+        alarms.append(_Alarm(
+            "schedule-dlq", "Scheduler could not deliver a run: it is waiting in the schedule's dead-letter queue.",
+            "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": monitored.schedule.dlq_name}, "Maximum", 0,
+            "GreaterThanThreshold",
+        ))
+    if function.provisioned_concurrency > 0:
+        alarms.append(_Alarm(
+            "spillover", "Invocations ran beyond provisioned concurrency (cold) while it was expected to be warm.",
+            "AWS/Lambda", "ProvisionedConcurrencySpilloverInvocations",
+            {"FunctionName": function.physical_name, "Resource": f"{function.physical_name}:{ALIAS}"}, "Sum", 0,
+            "GreaterThanThreshold",
+        ))
+    if monitored.business_dimensions:
+        dims = dict(monitored.business_dimensions)
+        if monitored.schedule_expression is not None:
+            window = longest_gap_minutes(monitored.schedule_expression) + thresholds.missed_run_slack_minutes
+            alarms.append(_Alarm(
+                "missed-run", f"No prediction was written in the last {window} minutes: the scheduled job silently stopped.",
+                args.metrics_namespace, "PredictionsWritten", dims, "Sum", 1, "LessThanThreshold",
+                period=3600, evaluation_periods=math.ceil(window / 60), treat_missing_data="breaching",
+            ))
+        alarms.append(_Alarm(
+            "model-age", f"The model in use is older than {thresholds.model_age_days} days: the trainer is not promoting models.",
+            args.metrics_namespace, "ModelAgeDays", dims, "Maximum", thresholds.model_age_days, "GreaterThanThreshold",
+            period=3600,
+        ))
+    return alarms
+
+
+def dashboard_body(args: MonitoringArgs, alarm_arns: Sequence[pulumi.Input[str]]) -> dict[str, Any]:
+    """One row per function: traffic, duration vs timeout, concurrency, cold starts, business, DLQs."""
+    widgets: list[dict[str, Any]] = [
+        {
+            "type": "text", "x": 0, "y": 0, "width": 12, "height": 3,
+            "properties": {"markdown": (
+                f"# {args.name_prefix}\nScheduled container functions and their alarms. "
+                f"What each alarm means and what to check first: [runbook]({args.runbook_url})."
+            )},
+        },
+        {
+            "type": "alarm", "x": 12, "y": 0, "width": 12, "height": 3,
+            "properties": {"title": "Alarms", "alarms": list(alarm_arns)},
+        },
+    ]
+    y = 3
+    for monitored in args.functions:
+        function = monitored.function
+        name = function.physical_name
+        qualified = f"{name}:{ALIAS}"
+        region = args.region
+        dlqs = [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", function.dlq_name, {"label": "function DLQ"}]]
+        if monitored.schedule is not None:
+            dlqs.append(["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", monitored.schedule.dlq_name, {"label": "schedule DLQ"}])
+        row = [
+            _metric_widget(f"{monitored.name}: invocations, errors, throttles", region, "Sum", [
+                ["AWS/Lambda", "Invocations", "FunctionName", name],
+                ["AWS/Lambda", "Errors", "FunctionName", name],
+                ["AWS/Lambda", "Throttles", "FunctionName", name],
+            ]),
+            _metric_widget(f"{monitored.name}: duration (ms)", region, "p50", [
+                ["AWS/Lambda", "Duration", "FunctionName", name, {"stat": "p50", "label": "p50"}],
+                ["AWS/Lambda", "Duration", "FunctionName", name, {"stat": "p99", "label": "p99"}],
+            ], annotations={"horizontal": [{"label": "timeout", "value": function.timeout_seconds * 1000}]}),
+            _metric_widget(f"{monitored.name}: concurrency", region, "Maximum", [
+                ["AWS/Lambda", "ConcurrentExecutions", "FunctionName", name],
+                ["AWS/Lambda", "ProvisionedConcurrencyUtilization", "FunctionName", name, "Resource", qualified],
+                ["AWS/Lambda", "ProvisionedConcurrencySpilloverInvocations", "FunctionName", name, "Resource", qualified, {"stat": "Sum"}],
+            ]),
+            _metric_widget(f"{monitored.name}: cold starts (init ms)", region, "Maximum", [
+                [COLD_START_NAMESPACE, name, {"label": "init duration"}],
+            ], annotations={"horizontal": [{"label": "alarm", "value": args.thresholds.cold_start_ms}]}),
+        ]
+        if monitored.business_dimensions:
+            dims = [part for key, value in monitored.business_dimensions.items() for part in (key, value)]
+            row.append(_metric_widget(f"{monitored.name}: predicted change %, model age", region, "Maximum", [
+                [args.metrics_namespace, "PredictedChangePct", *dims],
+                [args.metrics_namespace, "ModelAgeDays", *dims, {"yAxis": "right"}],
+                [args.metrics_namespace, "PredictionsWritten", *dims, {"stat": "Sum"}],
+            ]))
+        row.append(_metric_widget(f"{monitored.name}: dead-letter queues", region, "Maximum", dlqs))
+        width = 24 // len(row)
+        for index, widget in enumerate(row):
+            widget.update(x=index * width, y=y, width=width, height=6)
+        widgets.extend(row)
+        y += 6
+    return {"widgets": widgets}
+
+
+def _metric_widget(title, region, stat, metrics, annotations=None) -> dict[str, Any]:
+    properties: dict[str, Any] = {"title": title, "region": region, "stat": stat, "period": 300, "view": "timeSeries", "metrics": metrics}
+    if annotations:
+        properties["annotations"] = annotations
+    return {"type": "metric", "properties": properties}
+
+
+def _key_policy(account_id: str) -> str:
+    """The account administers the key (actions named, no wildcard); CloudWatch may encrypt alarm
+    notifications for the topic and SNS may decrypt them for delivery."""
+    root = f"arn:aws:iam::{account_id}:root"
+    administer = [
+        "kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias", "kms:DescribeKey", "kms:EnableKey", "kms:DisableKey",
+        "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
+        "kms:PutKeyPolicy", "kms:ListResourceTags", "kms:ListGrants", "kms:ListKeyPolicies", "kms:TagResource",
+        "kms:UntagResource", "kms:UpdateKeyDescription", "kms:CreateGrant", "kms:RevokeGrant", "kms:RetireGrant",
+        "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey",
+    ]
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root}, "Action": administer, "Resource": "*"},
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+        ],
+    })
+
+
+def _validate(args: MonitoringArgs) -> None:
+    t = args.thresholds
+    if t.errors < 1 or t.throttles < 1:
+        raise ValueError(f"errors and throttles thresholds must be at least 1, got {t.errors} and {t.throttles}")
+    if not 10 <= t.duration_timeout_percent <= 100:
+        raise ValueError(f"duration_timeout_percent must be between 10 and 100, got {t.duration_timeout_percent}")
+    if t.cold_start_ms < 1 or t.model_age_days < 1 or t.missed_run_slack_minutes < 1:
+        raise ValueError("cold_start_ms, model_age_days and missed_run_slack_minutes must be positive")
+    names = [m.name for m in args.functions]
+    if len(names) != len(set(names)):
+        raise ValueError(f"monitored function names must be unique, got {names}")
+    for monitored in args.functions:
+        if monitored.business_dimensions and monitored.schedule_expression is not None:
+            gap = longest_gap_minutes(monitored.schedule_expression)
+            if gap is None or gap + t.missed_run_slack_minutes > MAX_ALARM_WINDOW_MINUTES:
+                raise ValueError(
+                    f"{monitored.name}: a missed-run alarm needs runs at most 7 days apart (CloudWatch's longest alarm "
+                    f"window); schedule {monitored.schedule_expression} plus {t.missed_run_slack_minutes} minutes of slack is longer"
+                )
