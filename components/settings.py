@@ -14,6 +14,7 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -125,6 +126,27 @@ class AlarmSettings:
     """Added to a schedule's longest gap before a run counts as missed."""
 
 
+SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+"""ECR finding severities, least to most severe."""
+
+
+@dataclass(frozen=True)
+class AllowedFinding:
+    """A reviewed finding the image gate lets through until `expires`."""
+
+    id: str
+    expires: date
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScanGateSettings:
+    """What the image vulnerability gate blocks: findings at or above the threshold not allow-listed."""
+
+    severity_threshold: str = "CRITICAL"
+    allow_list: tuple[AllowedFinding, ...] = ()
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything one stack is configured with."""
@@ -147,6 +169,7 @@ class Settings:
     legacy_prefix: str
     alarms: AlarmSettings = AlarmSettings()
     runbook_url: str = "README.md#runbook"
+    scan_gate: ScanGateSettings = ScanGateSettings()
 
     @property
     def name_prefix(self) -> str:
@@ -235,6 +258,10 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         missed_run_slack_minutes=top.integer("alarm_missed_run_slack_minutes", 60, minimum=5, maximum=1440),
     )
     runbook_url = top.string("runbook_url", "README.md#runbook", max_length=1024)
+    scan_gate = ScanGateSettings(
+        severity_threshold=top.string("scan_severity_threshold", "CRITICAL", choices=SEVERITIES),
+        allow_list=_allow_list(top),
+    )
     images = _images(top)
     functions = _functions(top, images, architecture, environment, project)
     top.finish()
@@ -255,6 +282,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         legacy_prefix=legacy_prefix,
         alarms=alarms,
         runbook_url=runbook_url,
+        scan_gate=scan_gate,
     )
 
 
@@ -335,6 +363,24 @@ def _function(reader: "_Reader", name: str, image_names: list[str], default_arch
         log_format=reader.string("log_format", "JSON", choices=("JSON", "Text")),
     )
     return settings
+
+
+def _allow_list(top: "_Reader") -> tuple[AllowedFinding, ...]:
+    entries = []
+    for index, body in enumerate(top.object_list("scan_allow_list")):
+        reader = _Reader(f"scan_allow_list[{index}]", body)
+        finding_id = reader.string("id", pattern=re.compile(r"^\S{3,128}$"), pattern_text="a finding id such as CVE-2024-12345")
+        raw_expiry = reader.string("expires")
+        try:
+            expires = date.fromisoformat(raw_expiry)
+        except ValueError:
+            raise SettingsError(f"{reader.key('expires')} must be a YYYY-MM-DD date, got {raw_expiry!r}") from None
+        reason = reader.string("reason", max_length=500)
+        if not reason.strip():
+            raise SettingsError(f"{reader.key('reason')} must say why the finding is accepted")
+        reader.finish()
+        entries.append(AllowedFinding(finding_id, expires, reason))
+    return tuple(entries)
 
 
 def _check_schedule_aligned(reader: "_Reader", schedule: ScheduleSettings | None, lead: int) -> None:

@@ -320,3 +320,32 @@ def test_refuses_schedule_aligned_concurrency_on_a_rate_schedule():
         "functions[corn].provisioned_concurrency_mode is schedule_aligned, which needs a cron(...) schedule with fixed "
         "times, got 'rate(1 hour)'; use provisioned_concurrency_mode fixed",
     )
+
+
+def test_scan_gate_settings_default_to_critical_with_no_exceptions():
+    gate = settings_from_config(base_config(), stack="dev").scan_gate
+    assert gate.severity_threshold == "CRITICAL" and gate.allow_list == ()
+
+
+def test_scan_allow_list_entries_are_typed():
+    config = base_config()
+    config[f"{P}:scan_allow_list"] = [{"id": "CVE-2026-0001", "expires": "2027-01-31", "reason": "not reachable from our code"}]
+    [entry] = settings_from_config(config, stack="dev").scan_gate.allow_list
+    assert (entry.id, entry.expires.isoformat()) == ("CVE-2026-0001", "2027-01-31")
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"id": "CVE-1", "expires": "soon", "reason": "r"}, "scan_allow_list[0].expires must be a YYYY-MM-DD date, got 'soon'"),
+    ({"id": "CVE-2026-0001", "expires": "2027-01-31"}, "scan_allow_list[0].reason is required"),
+    ({"id": "CVE-2026-0001", "expires": "2027-01-31", "reason": " "}, "scan_allow_list[0].reason must say why the finding is accepted"),
+])
+def test_refuses_bad_allow_list_entries(entry, message):
+    config = base_config()
+    config[f"{P}:scan_allow_list"] = [entry]
+    refuse(config, message)
+
+
+def test_refuses_unknown_severity_threshold():
+    config = base_config()
+    config[f"{P}:scan_severity_threshold"] = "SEVERE"
+    refuse(config, "scan_severity_threshold must be one of INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL, got 'SEVERE'")

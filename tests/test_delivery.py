@@ -1,0 +1,129 @@
+"""Delivery guardrails: Dockerfile lint, workflow schema and shape, and the deploy script's image targets."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tools.image_targets import image_urns
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+DOCKERFILES = sorted(p for p in ROOT.rglob("Dockerfile") if ".venv" not in p.parts and ".cache" not in p.parts)
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found, f"{name} is not installed (it is in requirements-dev.txt)"
+    return found
+
+
+def test_every_dockerfile_passes_hadolint():
+    assert {p.relative_to(ROOT).as_posix() for p in DOCKERFILES} >= {
+        "images/predictor/Dockerfile", "images/trainer/Dockerfile", "bench/baseline/Dockerfile"}
+    result = subprocess.run([tool("hadolint"), "--config", str(ROOT / ".hadolint.yaml"), *map(str, DOCKERFILES)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_configuration_fails_on_warnings(tmp_path):
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM public.ecr.aws/lambda/python:3.12\nRUN pip install numpy\n")
+    result = subprocess.run([tool("hadolint"), "--config", str(ROOT / ".hadolint.yaml"), str(bad)], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "DL3013" in result.stdout and "DL3042" in result.stdout
+
+
+def test_ignored_hadolint_rules_carry_reasons():
+    config_text = (ROOT / ".hadolint.yaml").read_text()
+    for rule in yaml.safe_load(config_text).get("ignored") or []:
+        line = next(line for line in config_text.splitlines() if rule in line)
+        assert "#" in line and line.split("#", 1)[1].strip(), f"ignored rule {rule} needs a reason comment"
+
+
+def test_workflows_match_the_github_workflow_schema():
+    assert WORKFLOWS
+    result = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+
+
+def steps(workflow: dict):
+    for job in workflow["jobs"].values():
+        yield from job.get("steps", [])
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha():
+    for path in WORKFLOWS:
+        for step in steps(yaml.safe_load(path.read_text())):
+            if "uses" in step:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), f"{path.name}: {step['uses']} is not pinned by SHA"
+
+
+def test_aws_credentials_come_from_oidc_never_stored_keys():
+    for path in WORKFLOWS:
+        text = path.read_text()
+        assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text, f"{path.name} uses stored keys"
+        workflow = yaml.safe_load(text)
+        for name, job in workflow["jobs"].items():
+            uses_aws = any("configure-aws-credentials" in s.get("uses", "") for s in job.get("steps", []))
+            if uses_aws:
+                assert job["permissions"]["id-token"] == "write", f"{path.name}:{name} needs id-token: write for OIDC"
+                [step] = [s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", "")]
+                assert step["with"]["role-to-assume"].startswith("${{ vars."), "the role comes from a repository variable"
+
+
+def test_pull_request_previews_both_stacks_with_the_policy_pack_and_comments():
+    workflow = load("pull-request.yml")
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as true
+    assert triggers["pull_request"]["branches"] == ["main"]
+    preview = workflow["jobs"]["preview"]
+    assert preview["needs"] == "test"
+    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    [pulumi] = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["comment-on-pr"] is True
+    assert pulumi["with"]["policyPacks"] == "policy"
+    [test_step] = [s for s in workflow["jobs"]["test"]["steps"] if s.get("run") == "make test"]
+    assert test_step["env"]["REQUIRE_DOCKER"] == "1"
+
+
+def test_merge_deploys_dev_then_prod_through_the_gate():
+    deploy = load("deploy.yml")
+    triggers = deploy.get("on", deploy.get(True))
+    assert triggers["push"]["branches"] == ["main"]
+    assert deploy["jobs"]["prod"]["needs"] == "dev"
+    assert [deploy["jobs"][j]["with"]["stack"] for j in ("dev", "prod")] == ["dev", "prod"]
+    stack_job = load("deploy-stack.yml")["jobs"]["deploy"]
+    assert stack_job["environment"] == "${{ inputs.stack }}", "prod waits for its environment's required reviewers"
+    assert stack_job["concurrency"] == {"group": "pulumi-${{ inputs.stack }}", "cancel-in-progress": False}
+    assert stack_job["steps"][-1]["run"] == 'tools/deploy.sh "${{ inputs.stack }}"'
+
+
+def test_deploy_script_gates_images_before_the_full_update():
+    script = (ROOT / "tools" / "deploy.sh").read_text()
+    order = [script.index(marker) for marker in ('"${targets[@]}"', "tools.scan_gate", "--policy-pack policy")]
+    assert order == sorted(order), "targeted image update, then the gate, then the full update"
+    assert "set -euo pipefail" in script, "a failing gate must stop the script"
+
+
+def test_image_targets_are_exactly_the_repositories_and_builds(dev_graph):
+    preview = {"steps": [{"op": "create", "urn": r.urn} for r in dev_graph.resources]}
+    urns = image_urns(preview)
+    names = sorted(urn.rsplit("::", 1)[1] for urn in urns)
+    assert names == sorted([
+        "predictor", "predictor-repo", "predictor-lifecycle", "predictor-lambda-pull",
+        "trainer", "trainer-repo", "trainer-lifecycle", "trainer-lambda-pull",
+        "predictor-arm64", "predictor-arm64-build", "trainer-arm64", "trainer-arm64-build",
+    ])
+    assert not [u for u in urns if "lambda/function" in u], "no function may move before the gate"

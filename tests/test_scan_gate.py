@@ -1,0 +1,150 @@
+"""The image vulnerability gate, driven by botocore's Stubber: every verdict and every way to fail."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from components.settings import AllowedFinding, ScanGateSettings
+from tools.scan_gate import main, run
+
+DIGEST = "sha256:" + "c0" * 32
+URI = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/commodity-forecasts/prod/predictor@{DIGEST}"
+TODAY = date(2026, 11, 23)
+REQUEST = {"registryId": "123456789012", "repositoryName": "commodity-forecasts/prod/predictor", "imageId": {"imageDigest": DIGEST}}
+
+
+def finding(cve: str, severity: str, package: str = "openssl", version: str = "3.0.7") -> dict:
+    return {"name": cve, "severity": severity, "uri": f"https://nvd.nist.gov/vuln/detail/{cve}",
+            "attributes": [{"key": "package_name", "value": package}, {"key": "package_version", "value": version}]}
+
+
+def complete(*findings: dict, next_token: str | None = None) -> dict:
+    page = {"imageScanStatus": {"status": "COMPLETE"}, "imageScanFindings": {"findings": list(findings)}}
+    if next_token:
+        page["nextToken"] = next_token
+    return page
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+        self.slept = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def gate(responses: list, settings: ScanGateSettings = ScanGateSettings(), timeout: float = 60):
+    client = boto3.client("ecr", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    clock = FakeClock()
+    out = io.StringIO()
+    with Stubber(client) as stubber:
+        for response in responses:
+            if isinstance(response, str):
+                stubber.add_client_error("describe_image_scan_findings", service_error_code=response, expected_params=REQUEST)
+            else:
+                expected = dict(REQUEST, **({"nextToken": response.pop("_token")} if "_token" in response else {}))
+                stubber.add_response("describe_image_scan_findings", response, expected)
+        status = run([URI], settings, client_for=lambda region: client, today=TODAY, timeout_seconds=timeout,
+                     poll_seconds=10, sleep=clock.sleep, clock=clock, out=out)
+        stubber.assert_no_pending_responses()
+    return status, out.getvalue(), clock
+
+
+def test_clean_image_passes():
+    status, output, _ = gate([complete()])
+    assert status == 0
+    assert "scan gate: pass" in output
+
+
+def test_critical_finding_fails_with_a_table():
+    status, output, _ = gate([complete(finding("CVE-2026-1111", "CRITICAL"), finding("CVE-2026-2222", "HIGH", "zlib", "1.2.13"))])
+    assert status == 1
+    lines = output.splitlines()
+    assert lines[0].split() == ["image", "finding", "severity", "package", "verdict"]
+    assert "CVE-2026-1111  CRITICAL  openssl 3.0.7  BLOCKING" in output
+    assert "CVE-2026-2222  HIGH      zlib 1.2.13    below threshold" in output
+    assert "FAIL - 1 finding(s) at or above CRITICAL are not allow-listed" in output
+
+
+def test_allow_listed_critical_finding_passes_until_it_expires():
+    settings = ScanGateSettings(allow_list=(AllowedFinding("CVE-2026-1111", date(2026, 12, 31), "openssl not reachable"),))
+    status, output, _ = gate([complete(finding("CVE-2026-1111", "CRITICAL"))], settings)
+    assert status == 0
+    assert "allowed until 2026-12-31" in output
+
+
+def test_expired_allow_list_entry_blocks_again():
+    settings = ScanGateSettings(allow_list=(AllowedFinding("CVE-2026-1111", date(2026, 11, 1), "was waiting for a fix"),))
+    status, output, _ = gate([complete(finding("CVE-2026-1111", "CRITICAL"))], settings)
+    assert status == 1
+    assert "EXPIRED allow-list (2026-11-01)" in output
+
+
+def test_lower_threshold_blocks_high_findings():
+    status, output, _ = gate([complete(finding("CVE-2026-2222", "HIGH"))], ScanGateSettings(severity_threshold="HIGH"))
+    assert status == 1 and "BLOCKING" in output
+
+
+def test_scan_failed_cannot_decide():
+    failed = {"imageScanStatus": {"status": "FAILED", "description": "UnsupportedImageError: unsupported OS"}}
+    status, output, _ = gate([failed])
+    assert status == 2
+    assert "ended with FAILED: UnsupportedImageError: unsupported OS" in output
+
+
+def test_scan_that_never_completes_times_out_with_a_clear_error():
+    in_progress = {"imageScanStatus": {"status": "IN_PROGRESS"}}
+    status, output, clock = gate([dict(in_progress) for _ in range(7)], timeout=60)
+    assert status == 2
+    assert f"scan of {URI} did not complete within 60 s (last status: IN_PROGRESS)" in output
+    assert clock.slept == [10] * 6, "polls every 10 s until the deadline, never sleeping past it"
+
+
+def test_waits_for_a_scan_that_has_not_started_yet():
+    status, output, clock = gate(["ScanNotFoundException", {"imageScanStatus": {"status": "IN_PROGRESS"}}, complete()])
+    assert status == 0
+    assert clock.slept == [10, 10]
+
+
+def test_reads_every_page_of_findings():
+    second = complete(finding("CVE-2026-3333", "CRITICAL"))
+    second["_token"] = "page-2"
+    status, output, _ = gate([complete(finding("CVE-2026-0001", "LOW"), next_token="page-2"), second])
+    assert status == 1 and "CVE-2026-3333" in output
+
+
+def test_understands_enhanced_scanning_findings():
+    enhanced = {
+        "imageScanStatus": {"status": "ACTIVE"},
+        "imageScanFindings": {"enhancedFindings": [{
+            "severity": "CRITICAL", "title": "CVE-2026-4444 - glibc",
+            "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-4444",
+                                            "vulnerablePackages": [{"name": "glibc", "version": "2.34"}]},
+        }]},
+    }
+    status, output, _ = gate([enhanced])
+    assert status == 1 and "CVE-2026-4444  CRITICAL  glibc 2.34" in output
+
+
+def test_image_not_pinned_by_digest_is_refused():
+    out = io.StringIO()
+    status = run(["123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:latest"], ScanGateSettings(),
+                 client_for=lambda region: None, today=TODAY, out=out)
+    assert status == 2 and "is not an ECR image pinned by digest" in out.getvalue()
+
+
+def test_command_line_requires_images(capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["--stack", "prod"])
+    assert raised.value.code == 2
+    assert "give --image-uri or --images-json" in capsys.readouterr().err

@@ -1,0 +1,200 @@
+"""Image vulnerability gate: wait for ECR's scan of each pushed digest, then fail on findings at or
+above the stack's severity threshold that are not allow-listed (or whose allow-listing expired).
+
+    pulumi stack output images --json | python -m tools.scan_gate --stack prod --images-json -
+    python -m tools.scan_gate --stack prod --image-uri <account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>
+
+Exit status: 0 the images may ship; 1 blocking findings (table printed); 2 the gate could not decide
+(scan failed, unsupported image, no result before --timeout, bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Callable, Iterable, TextIO
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from components.settings import SEVERITIES, AllowedFinding, ScanGateSettings, settings_from_config, stack_config  # noqa: E402
+
+_IMAGE_URI = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([a-z0-9._/-]+)@(sha256:[0-9a-f]{64})$")
+_DONE = {"COMPLETE", "ACTIVE"}
+_FAILED = {"FAILED", "UNSUPPORTED_IMAGE", "FINDINGS_UNAVAILABLE", "SCAN_ELIGIBILITY_EXPIRED"}
+
+
+class GateError(Exception):
+    """The gate cannot reach a verdict for an image."""
+
+
+@dataclass(frozen=True)
+class Image:
+    uri: str
+    registry_id: str
+    region: str
+    repository: str
+    digest: str
+
+    @classmethod
+    def parse(cls, uri: str) -> "Image":
+        match = _IMAGE_URI.match(uri)
+        if not match:
+            raise GateError(f"{uri!r} is not an ECR image pinned by digest (<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>)")
+        return cls(uri, *match.groups())
+
+
+@dataclass(frozen=True)
+class Finding:
+    image: str
+    id: str
+    severity: str
+    package: str
+    verdict: str
+    """`BLOCKING`, `allowed until <date>`, `EXPIRED allow-list (<date>)` (blocking), or `below threshold`."""
+
+    @property
+    def blocking(self) -> bool:
+        return self.verdict == "BLOCKING" or self.verdict.startswith("EXPIRED")
+
+
+def wait_for_findings(
+    client, image: Image, *, timeout_seconds: float, poll_seconds: float,
+    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+) -> list[dict]:
+    """All findings of the completed scan of `image` (basic or enhanced scanning)."""
+    deadline = clock() + timeout_seconds
+    status = "not started"
+    while True:
+        try:
+            page = client.describe_image_scan_findings(
+                registryId=image.registry_id, repositoryName=image.repository, imageId={"imageDigest": image.digest}
+            )
+        except client.exceptions.ScanNotFoundException:
+            page, status = None, "not started"
+        if page is not None:
+            status = page.get("imageScanStatus", {}).get("status", "UNKNOWN")
+            if status in _FAILED:
+                reason = page.get("imageScanStatus", {}).get("description", "")
+                raise GateError(f"scan of {image.uri} ended with {status}: {reason}".rstrip(": "))
+            if status in _DONE:
+                return _all_findings(client, image, page)
+        if clock() >= deadline:
+            raise GateError(f"scan of {image.uri} did not complete within {timeout_seconds:.0f} s (last status: {status})")
+        sleep(poll_seconds)
+
+
+def _all_findings(client, image: Image, page: dict) -> list[dict]:
+    findings = []
+    while True:
+        result = page.get("imageScanFindings", {})
+        for finding in result.get("findings", []):
+            attributes = {a["key"]: a.get("value", "") for a in finding.get("attributes", [])}
+            package = " ".join(filter(None, (attributes.get("package_name"), attributes.get("package_version"))))
+            findings.append({"id": finding.get("name", "?"), "severity": finding.get("severity", "UNDEFINED"), "package": package})
+        for finding in result.get("enhancedFindings", []):
+            details = finding.get("packageVulnerabilityDetails", {})
+            packages = details.get("vulnerablePackages", [])
+            package = " ".join(filter(None, (packages[0].get("name"), packages[0].get("version")))) if packages else ""
+            findings.append({
+                "id": details.get("vulnerabilityId") or finding.get("title", "?"),
+                "severity": finding.get("severity", "UNDEFINED"),
+                "package": package,
+            })
+        token = page.get("nextToken")
+        if not token:
+            return findings
+        page = client.describe_image_scan_findings(
+            registryId=image.registry_id, repositoryName=image.repository,
+            imageId={"imageDigest": image.digest}, nextToken=token,
+        )
+
+
+def judge(image: Image, findings: Iterable[dict], gate: ScanGateSettings, today: date) -> list[Finding]:
+    threshold = SEVERITIES.index(gate.severity_threshold)
+    allowed: dict[str, AllowedFinding] = {entry.id: entry for entry in gate.allow_list}
+    judged = []
+    for finding in findings:
+        rank = SEVERITIES.index(finding["severity"]) if finding["severity"] in SEVERITIES else -1
+        if rank < threshold:
+            verdict = "below threshold"
+        elif finding["id"] in allowed and allowed[finding["id"]].expires >= today:
+            verdict = f"allowed until {allowed[finding['id']].expires.isoformat()}"
+        elif finding["id"] in allowed:
+            verdict = f"EXPIRED allow-list ({allowed[finding['id']].expires.isoformat()})"
+        else:
+            verdict = "BLOCKING"
+        judged.append(Finding(image.uri.rsplit("/", 1)[-1], finding["id"], finding["severity"], finding["package"], verdict))
+    return judged
+
+
+def render(findings: list[Finding]) -> str:
+    if not findings:
+        return "no findings"
+    order = {severity: index for index, severity in enumerate(reversed(SEVERITIES))}
+    rows = sorted(findings, key=lambda f: (not f.blocking, order.get(f.severity, 99), f.id))
+    headers = ("image", "finding", "severity", "package", "verdict")
+    table = [headers] + [(f.image[:40], f.id, f.severity, f.package, f.verdict) for f in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def run(
+    uris: list[str], gate: ScanGateSettings, *, client_for: Callable[[str], object], today: date,
+    timeout_seconds: float = 900, poll_seconds: float = 15,
+    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic, out: TextIO = sys.stdout,
+) -> int:
+    judged: list[Finding] = []
+    try:
+        for uri in uris:
+            image = Image.parse(uri)
+            findings = wait_for_findings(
+                client_for(image.region), image, timeout_seconds=timeout_seconds, poll_seconds=poll_seconds, sleep=sleep, clock=clock
+            )
+            judged += judge(image, findings, gate, today)
+    except GateError as error:
+        print(f"scan gate: cannot decide: {error}", file=out)
+        return 2
+    print(render(judged), file=out)
+    blocking = [f for f in judged if f.blocking]
+    if blocking:
+        print(f"\nscan gate: FAIL - {len(blocking)} finding(s) at or above {gate.severity_threshold} are not allow-listed", file=out)
+        return 1
+    print(f"\nscan gate: pass - {len(uris)} image(s), nothing at or above {gate.severity_threshold} outside the allow-list", file=out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True, help="stack whose threshold and allow-list apply (Pulumi.<stack>.yaml)")
+    parser.add_argument("--image-uri", action="append", default=[], help="repo@sha256:digest to check; repeatable")
+    parser.add_argument("--images-json", help="file (or - for stdin) with `pulumi stack output images --json`")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for each scan (default 900)")
+    parser.add_argument("--poll", type=float, default=15, help="seconds between polls (default 15)")
+    args = parser.parse_args(argv)
+    uris = list(args.image_uri)
+    if args.images_json:
+        text = sys.stdin.read() if args.images_json == "-" else Path(args.images_json).read_text()
+        uris += list(json.loads(text).values())
+    if not uris:
+        parser.error("give --image-uri or --images-json")
+    settings = settings_from_config(stack_config(ROOT, args.stack), stack=args.stack)
+
+    import boto3
+
+    return run(
+        uris, settings.scan_gate, client_for=lambda region: boto3.client("ecr", region_name=region),
+        today=date.today(), timeout_seconds=args.timeout, poll_seconds=args.poll,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
