@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
-import xgboost as xgb
 
 from common import storage
 from common.environment import WorkloadEnvironment
@@ -17,6 +16,7 @@ from common.errors import InsufficientData, ModelChecksumMismatch, ModelIncompat
 from common.events import PredictionRequest
 from common.features import FEATURE_NAMES, HORIZON, LOOKBACK, feature_matrix
 from common.schema import PriceRow, validate_history
+from predictor.forest import SUPPORTED_XGBOOST_MAJORS, Forest, UnsupportedModel
 
 HISTORY_CALENDAR_DAYS = 150
 """Calendar days of prices read per run: comfortably more than LOOKBACK trading days."""
@@ -32,7 +32,7 @@ class LoadedModel:
     version: str
     sha256: str
     trained_at: datetime
-    booster: xgb.Booster
+    forest: Forest
 
 
 @dataclass(frozen=True)
@@ -82,14 +82,24 @@ def load_model(s3, env: WorkloadEnvironment, commodity: str) -> LoadedModel:
             f"{commodity}: model {pointer['version']} expects features {metadata.get('features')} at horizon "
             f"{metadata.get('horizon')}; this predictor computes {list(FEATURE_NAMES)} at horizon {HORIZON}"
         )
-    booster = xgb.Booster()
-    booster.load_model(bytearray(raw))
+    trained_with = str(metadata.get("libraries", {}).get("xgboost", "unknown"))
+    if not trained_with.split(".")[0].isdigit() or int(trained_with.split(".")[0]) not in SUPPORTED_XGBOOST_MAJORS:
+        raise ModelIncompatible(
+            f"{commodity}: model {pointer['version']} was written by XGBoost {trained_with}; "
+            f"this predictor reads major versions {SUPPORTED_XGBOOST_MAJORS}"
+        )
+    try:
+        forest = Forest.from_ubj(raw)
+    except (UnsupportedModel, KeyError, IndexError, ValueError) as error:
+        raise ModelIncompatible(f"{commodity}: model {pointer['version']} cannot be evaluated: {error}") from None
+    if forest.num_features != len(FEATURE_NAMES):
+        raise ModelIncompatible(f"{commodity}: model expects {forest.num_features} features, this predictor computes {len(FEATURE_NAMES)}")
     model = LoadedModel(
         commodity=commodity,
         version=pointer["version"],
         sha256=actual,
         trained_at=datetime.fromisoformat(metadata["trained_at"]),
-        booster=booster,
+        forest=forest,
     )
     _MODELS[commodity] = model
     return model
@@ -119,7 +129,7 @@ def predict(model: LoadedModel, rows: list[PriceRow], as_of: date, now: datetime
     features = feature_matrix(dates, closes)[-1:]
     if np.isnan(features).any():
         raise InsufficientData(f"{model.commodity}: features incomplete for {recent[-1].date}")
-    log_return = float(model.booster.inplace_predict(features)[0])
+    log_return = float(model.forest.predict(features)[0])
     current = float(closes[-1])
     predicted = current * float(np.exp(log_return))
     change_pct = (predicted / current - 1) * 100

@@ -4,21 +4,19 @@ against the emulator. Catches a dependency missing from an image before any Dock
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
 
 from tests.images.conftest import NAMES, get_json
 from tests.images.test_requirements import pins
+from tools.image_env import python_for
 
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / ".cache" / "image-envs"
 INVOKE = """
 import json, sys, uuid
 from importlib import import_module
@@ -37,19 +35,7 @@ print("MODULES " + json.dumps(sorted(m for m in sys.modules if "." not in m)))
 
 
 def image_python(image: str) -> Path:
-    """A venv with only `images/<image>/requirements.txt`, cached by the file's hash."""
-    requirements = ROOT / "images" / image / "requirements.txt"
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]
-    home = CACHE / f"{image}-{digest}"
-    python = home / "bin" / "python"
-    if not (home / ".complete").exists():
-        venv.create(home, with_pip=True, clear=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)],
-            check=True,
-        )
-        (home / ".complete").touch()
-    return python
+    return python_for(ROOT / "images" / image / "requirements.txt", image)
 
 
 def run_handler(image: str, handler: str, event: dict) -> dict:
@@ -81,7 +67,7 @@ def test_image_requirements_install_exactly_the_pinned_closure(image):
 def test_predictor_runs_from_its_own_requirements(published, today):
     run = run_handler("predictor", "predictor.handler.handler", {"commodity": "soybeans"})
     assert run["result"]["effective_date"] == today.isoformat()
-    assert "pandas" not in run["modules"] and "sklearn" not in run["modules"]
+    assert not {"pandas", "sklearn", "xgboost", "scipy"} & set(run["modules"]), "inference imports no training libraries"
     legacy = get_json(published, NAMES.legacy_bucket, "predictions/latest/soybeans.json")
     assert legacy["predicted_price"] == run["result"]["predicted_price"]
 

@@ -1,0 +1,132 @@
+"""Cold start: a fresh process per run imports the handler, loads the model and serves the first
+prediction; ours against the seed-style baseline, on the host (each in a venv holding only its own
+requirements) and inside the built images. Run: `python -m bench.cold_start`."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from bench import images
+from bench.world import ROOT, World, world
+from tools.image_env import python_for
+
+RUNS = 7
+"""Measured runs per variant, after one unmeasured run that warms the page cache."""
+CHILD = r"""
+import json, sys, time
+started = time.perf_counter()
+sys.path.insert(0, {code!r})
+import importlib
+module = importlib.import_module({module!r})
+imported = time.perf_counter()
+class Context:
+    function_name = "bench"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench:live"
+    aws_request_id = "bench"
+    def get_remaining_time_in_millis(self):
+        return 60000
+result = module.handler(json.loads({event!r}), Context())
+finished = time.perf_counter()
+print("BENCH " + json.dumps({{"init_ms": (imported - started) * 1000, "first_ms": (finished - imported) * 1000,
+                              "predicted": result["predicted_price"]}}))
+"""
+
+
+@dataclass(frozen=True)
+class Sample:
+    init_ms: float
+    first_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return self.init_ms + self.first_ms
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    samples: list[Sample]
+
+    def median(self, attribute: str = "total_ms") -> float:
+        return statistics.median(getattr(s, attribute) for s in self.samples)
+
+    def spread(self) -> tuple[float, float]:
+        totals = sorted(s.total_ms for s in self.samples)
+        return totals[0], totals[-1]
+
+
+def host_run(python: str, code: str, module: str, event: dict, environment: dict) -> Sample:
+    script = CHILD.format(code=code, module=module, event=json.dumps(event))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))} | environment
+    completed = subprocess.run([python, "-I", "-c", script], capture_output=True, text=True, env=env, cwd=code)
+    line = next((l for l in completed.stdout.splitlines() if l.startswith("BENCH ")), None)
+    if completed.returncode != 0 or line is None:
+        raise RuntimeError(f"{module} failed:\n{completed.stderr[-3000:]}")
+    data = json.loads(line[6:])
+    return Sample(data["init_ms"], data["first_ms"])
+
+
+def container_run(tag: str, event: dict, environment: dict) -> Sample:
+    env_args = [arg for key, value in environment.items() for arg in ("-e", f"{key}={value}")]
+    completed = subprocess.run(
+        ["docker", "run", "--rm", "-i", "--network", "host", *env_args, tag],
+        input=json.dumps(event), capture_output=True, text=True, timeout=600,
+    )
+    report = next((l for l in completed.stderr.splitlines() if l.startswith("REPORT ")), None)
+    if completed.returncode != 0 or report is None:
+        raise RuntimeError(f"{tag} failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
+    fields = dict(part.split(": ", 1) for part in report.removeprefix("REPORT ").split("\t") if ": " in part)
+    return Sample(float(fields["Init Duration"].split()[0]), float(fields["Duration"].split()[0]))
+
+
+def measure(run, runs: int = RUNS) -> list[Sample]:
+    run()
+    return [run() for _ in range(runs)]
+
+
+def host_variants(w: World, runs: int = RUNS) -> list[Variant]:
+    ours = str(python_for(ROOT / "images" / "predictor" / "requirements.txt", "predictor"))
+    baseline = str(python_for(ROOT / "bench" / "baseline" / "requirements.txt", "baseline"))
+    return [
+        Variant("ours (host)", measure(lambda: host_run(ours, str(ROOT / "images"), "predictor.handler", w.ours_event, w.environment), runs)),
+        Variant("baseline (host)", measure(lambda: host_run(baseline, str(ROOT / "bench" / "baseline"), "handler", w.baseline_event, w.environment), runs)),
+    ]
+
+
+def container_variants(w: World, runs: int = RUNS) -> list[Variant]:
+    ours, baseline = images.ours("predictor"), images.baseline()
+    return [
+        Variant("ours (container)", measure(lambda: container_run(ours.tag, w.ours_event, w.environment), runs)),
+        Variant("baseline (container)", measure(lambda: container_run(baseline.tag, w.baseline_event, w.environment), runs)),
+    ]
+
+
+def report(variants: list[Variant]) -> str:
+    lines = [
+        "| variant | init ms (median) | first invoke ms (median) | total ms (median) | total min–max |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for v in variants:
+        low, high = v.spread()
+        lines.append(f"| {v.label} | {v.median('init_ms'):.0f} | {v.median('first_ms'):.0f} | {v.median():.0f} | {low:.0f}–{high:.0f} |")
+    by_label = {v.label: v for v in variants}
+    lines.append("")
+    for where in ("host", "container"):
+        ours, baseline = by_label.get(f"ours ({where})"), by_label.get(f"baseline ({where})")
+        if ours and baseline:
+            lines.append(f"{where}: ours / baseline cold start = {ours.median() / baseline.median():.2f}x (target <= 0.5x)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    with world() as w:
+        variants = host_variants(w)
+        if "--host-only" not in sys.argv:
+            variants += container_variants(w)
+    print(report(variants))
