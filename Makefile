@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo docker clean
+.PHONY: test demo bench docker clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ test: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(BIN)/python -m demo
+
+bench: $(VENV)/.installed docker
+	$(BIN)/python -m bench
 
 docker:
 	tools/docker-engine.sh

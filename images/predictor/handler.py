@@ -6,10 +6,9 @@ them. Only the legacy mobile JSON is best-effort: its failure is logged and coun
 
 from __future__ import annotations
 
-import botocore.session
+import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from common.environment import WorkloadEnvironment
@@ -19,12 +18,8 @@ from predictor import service
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
-# botocore directly: boto3's resource layer and s3transfer are not used here and cost ~170 ms of
-# import on every cold start (see the README's performance table).
-_session = botocore.session.get_session()
-_config = Config(retries={"mode": "standard", "max_attempts": 3})
-s3 = _session.create_client("s3", config=_config)
-dynamodb = _session.create_client("dynamodb", config=_config)
+s3 = boto3.client("s3")
+dynamodb = boto3.client("dynamodb")
 
 
 @logger.inject_lambda_context(log_event=True)

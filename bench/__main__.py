@@ -1,0 +1,47 @@
+"""`make bench`: every benchmark in one run on this machine; prints the figures and the ratios to
+the seed-style baseline and writes bench/results.md. Exits 1 when a target is missed."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+from bench import cold_start, footprint, program, warm
+from bench.world import ROOT, world
+
+
+def main() -> int:
+    sections = []
+    print("footprint …", flush=True)
+    sizes = footprint.measure()
+    sections.append(("Image footprint", footprint.report(sizes)))
+    print("cold start, warm latency …", flush=True)
+    with world() as w:
+        variants = cold_start.host_variants(w) + cold_start.container_variants(w)
+        latency = warm.host(w) | warm.containers(w)
+    sections.append(("Cold start (fresh process: import, model load, first prediction)", cold_start.report(variants)))
+    sections.append(("Warm latency (features + model per prediction, emulator I/O excluded)", warm.report(latency)))
+    print("program scaling …", flush=True)
+    sections.append(("Program scaling (real program under Pulumi mocks)", program.report(program.measure())))
+
+    by_label = {v.label: v for v in variants}
+    cold = {where: by_label[f"ours ({where})"].median() / by_label[f"baseline ({where})"].median() for where in ("host", "container")}
+    summary = [
+        f"predictor / baseline added MB: {sizes['ratio']:.2f}x (target <= 0.5x)",
+        f"predictor / baseline cold start, host: {cold['host']:.2f}x; container: {cold['container']:.2f}x (target <= 0.5x)",
+    ]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    header = (
+        f"# Benchmark results\n\n`make bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit or 'unknown'}, "
+        f"{platform.machine()}, Python {platform.python_version()} on the host; images on the local Lambda base image.\n"
+    )
+    body = "\n\n".join(f"## {title}\n\n{text}" for title, text in sections)
+    (ROOT / "bench" / "results.md").write_text(f"{header}\n## Summary\n\n" + "\n".join(f"- {s}" for s in summary) + f"\n\n{body}\n")
+    print("\n" + body + "\n\n" + "\n".join(summary))
+    return 0 if sizes["ratio"] <= 0.5 and max(cold.values()) <= 0.5 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Warm latency: the handler's compute per prediction (features + model) in a warm process, emulator
+I/O excluded; ours against the baseline, on the host venvs and inside the images.
+Run: `python -m bench.warm`."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+from bench import images
+from bench.world import ROOT, World, world
+from tools.image_env import python_for
+
+ITERATIONS = 300
+OURS = r"""
+import json, sys, time
+sys.path.insert(0, {code!r})
+import botocore.session
+from common.environment import WorkloadEnvironment
+from common.events import PredictionRequest, now_utc
+from predictor import service
+s3 = botocore.session.get_session().create_client("s3")
+env = WorkloadEnvironment.from_env()
+request = PredictionRequest.parse({event!r})
+model = service.load_model(s3, env, request.commodity)
+rows = service.recent_prices(s3, env, request)
+now = now_utc()
+times = []
+for _ in range({iterations}):
+    started = time.perf_counter()
+    service.predict(model, rows, request.as_of, now)
+    times.append((time.perf_counter() - started) * 1000)
+print("BENCH " + json.dumps(times))
+"""
+BASELINE = r"""
+import io, json, sys, time
+sys.path.insert(0, {code!r})
+import pandas as pd
+import handler
+event = {event!r}
+frames = [pd.read_csv(io.BytesIO(handler.s3.get_object(Bucket=handler.BUCKET, Key=f"prices/{{event['commodity']}}/{{y}}.csv")["Body"].read()),
+                      parse_dates=["date"]) for y in (event["year"] - 1, event["year"])]
+frame = pd.concat(frames, ignore_index=True).tail(61)
+times = []
+for _ in range({iterations}):
+    started = time.perf_counter()
+    row = handler.features(frame).iloc[[-1]].to_numpy()
+    handler.model.predict(row)
+    times.append((time.perf_counter() - started) * 1000)
+print("BENCH " + json.dumps(times))
+"""
+
+
+def _summary(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    return {"median_ms": statistics.median(ordered), "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]}
+
+
+def _parse(completed: subprocess.CompletedProcess, label: str) -> dict[str, float]:
+    line = next((l for l in completed.stdout.splitlines() if l.startswith("BENCH ")), None)
+    if completed.returncode != 0 or line is None:
+        raise RuntimeError(f"{label} failed:\n{completed.stderr[-3000:]}")
+    return _summary(json.loads(line[6:]))
+
+
+def host(w: World) -> dict[str, dict[str, float]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))} | w.environment
+    runs = {
+        "ours (host)": (python_for(ROOT / "images" / "predictor" / "requirements.txt", "predictor"),
+                        OURS.format(code=str(ROOT / "images"), event=w.ours_event, iterations=ITERATIONS)),
+        "baseline (host)": (python_for(ROOT / "bench" / "baseline" / "requirements.txt", "baseline"),
+                            BASELINE.format(code=str(ROOT / "bench" / "baseline"), event=w.baseline_event, iterations=ITERATIONS)),
+    }
+    return {label: _parse(subprocess.run([str(python), "-I", "-c", script], capture_output=True, text=True, env=env), label)
+            for label, (python, script) in runs.items()}
+
+
+def containers(w: World) -> dict[str, dict[str, float]]:
+    env_args = [arg for key, value in w.environment.items() for arg in ("-e", f"{key}={value}")]
+    runs = {
+        "ours (container)": (images.ours("predictor").tag, OURS.format(code="/var/task", event=w.ours_event, iterations=ITERATIONS)),
+        "baseline (container)": (images.baseline().tag,
+                                 BASELINE.format(code="/var/task", event=w.baseline_event, iterations=ITERATIONS)),
+    }
+    results = {}
+    for label, (tag, script) in runs.items():
+        completed = subprocess.run(
+            ["docker", "run", "--rm", "--network", "host", *env_args, "--entrypoint", "python3", tag, "-c", script],
+            capture_output=True, text=True, timeout=600,
+        )
+        results[label] = _parse(completed, label)
+    return results
+
+
+def report(results: dict[str, dict[str, float]]) -> str:
+    lines = ["| variant | median ms | p99 ms |", "|---|---:|---:|"]
+    lines += [f"| {label} | {r['median_ms']:.2f} | {r['p99_ms']:.2f} |" for label, r in results.items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    with world() as w:
+        outcome = host(w)
+        if "--host-only" not in sys.argv:
+            outcome |= containers(w)
+    print(report(outcome))
