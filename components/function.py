@@ -14,11 +14,11 @@ import pulumi_aws as aws
 from components import cron
 from components.iam import PolicyStatement, policy_document, service_trust_policy
 from components.image import LambdaImage
+from components.queues import dead_letter_queue
 from components.settings import LOG_RETENTION_DAYS, PROVISIONED_CONCURRENCY_MODES
 
 ALIAS = "live"
 """Schedules, destinations, provisioned concurrency and URLs all point here, never at `$LATEST`."""
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 DRAIN_MINUTES = 5
 """Schedule-aligned concurrency stays up this long after a run's timeout could have elapsed."""
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -107,12 +107,7 @@ class ContainerFunction(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        dlq = aws.sqs.Queue(
-            f"{name}-dlq",
-            sqs_managed_sse_enabled=True,
-            message_retention_seconds=DLQ_RETENTION_SECONDS,
-            opts=child,
-        )
+        dlq = dead_letter_queue(f"{name}-dlq", parent=self)
         role = aws.iam.Role(
             f"{name}-role",
             description=f"Execution role of {args.function_name}",

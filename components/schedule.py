@@ -13,10 +13,9 @@ import pulumi_aws as aws
 from components import cron
 from components.function import ContainerFunction
 from components.iam import PolicyStatement, policy_document, service_trust_policy
+from components.queues import dead_letter_queue
 from components.settings import FunctionSettings
 
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-"""SQS's maximum: two weeks to notice and redrive a failed run."""
 
 
 class ScheduleError(ValueError):
@@ -111,12 +110,7 @@ class Schedule(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
-        dlq = aws.sqs.Queue(
-            f"{name}-dlq",
-            sqs_managed_sse_enabled=True,
-            message_retention_seconds=DLQ_RETENTION_SECONDS,
-            opts=child,
-        )
+        dlq = dead_letter_queue(f"{name}-dlq", parent=self)
         role = aws.iam.Role(
             f"{name}-role",
             description=f"EventBridge Scheduler invoking {name}",
