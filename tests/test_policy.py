@@ -144,3 +144,8 @@ def test_both_stacks_pass_every_policy(stack, request):
             for resource in custom:
                 failures += [f"{policy.name} on {resource.name}: {m}" for m in resource_violations(policy.name, resource.type, resource.inputs)]
     assert failures == []
+
+
+def test_every_rule_has_a_compliant_and_a_violating_case():
+    covered = {case[0] for case in RESOURCE_CASES} | {case[0] for case in STACK_CASES}
+    assert covered == set(BY_NAME), f"rules without cases: {sorted(set(BY_NAME) - covered)}"

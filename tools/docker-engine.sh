@@ -2,7 +2,7 @@
 # Make a Docker engine reachable and the Lambda base image available, for the container tests.
 #
 # Installs Debian's docker.io when no engine binary exists (needs root), starts dockerd with the vfs
-# storage driver (works inside containers and sandboxes without overlay support), waits for it, then
+# storage driver (works inside containers and CI runners without overlay support), waits for it, then
 # builds the local stand-in for public.ecr.aws/lambda/python:3.12 when the registry is unreachable.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

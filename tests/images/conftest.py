@@ -65,14 +65,19 @@ def today() -> date:
     return today_utc()
 
 
+MODEL_AS_OF = date(2026, 11, 20)
+"""Session models are trained on history up to this fixed date, so they (and the quality test) are
+the same whatever day the tests run."""
+
+
 @pytest.fixture(scope="session")
-def trained(today):
-    """One model per commodity, trained on generated history up to today."""
+def trained():
+    """One model per commodity, trained on generated history up to MODEL_AS_OF."""
     from trainer import training
     from common.events import now_utc
 
     return {
-        commodity: training.train(commodity, generate(commodity, today), as_of=today, now=now_utc(), min_improvement=0.0)
+        commodity: training.train(commodity, generate(commodity, MODEL_AS_OF), as_of=MODEL_AS_OF, now=now_utc(), min_improvement=0.0)
         for commodity in COMMODITIES
     }
 

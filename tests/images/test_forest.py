@@ -11,6 +11,7 @@ import xgboost as xgb
 from common.features import HORIZON, feature_matrix, horizon_log_return
 from demo.prices import generate
 from predictor.forest import Forest, UnsupportedModel
+from tests.images.conftest import MODEL_AS_OF
 
 PARITY = 1e-5
 """Maximum absolute difference from XGBoost's own predictions."""
@@ -26,11 +27,11 @@ def held_out(commodity: str, today):
 
 
 @pytest.mark.parametrize("commodity", ["corn", "wheat", "soybeans"])
-def test_parity_with_xgboost_on_the_held_out_window(trained, today, commodity):
+def test_parity_with_xgboost_on_the_held_out_window(trained, commodity):
     raw = trained[commodity].model
     booster = xgb.Booster()
     booster.load_model(bytearray(raw))
-    features = held_out(commodity, today)
+    features = held_out(commodity, MODEL_AS_OF)
     expected = booster.inplace_predict(features)
     got = Forest.from_ubj(raw).predict(features)
     assert np.max(np.abs(got - expected)) <= PARITY, "the evaluator must reproduce XGBoost's predictions"

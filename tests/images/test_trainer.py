@@ -14,7 +14,7 @@ from common import errors
 from common.features import FEATURE_NAMES, HORIZON
 from common.schema import PriceRow, to_csv
 from demo.prices import trading_days
-from tests.images.conftest import NAMES, emitted_metrics, get_json, metric_value
+from tests.images.conftest import MODEL_AS_OF, NAMES, emitted_metrics, get_json, metric_value
 
 QUALITY_MARGIN = 0.05
 """A published model must beat the naive last-value forecast's MAE by at least 5% on held-out data."""
@@ -47,14 +47,14 @@ def write_history(plane, rows: list[PriceRow]) -> None:
         s3.put_object(Bucket=NAMES.data_bucket, Key=f"prices/{commodity}/{year}.csv", Body=body)
 
 
-def test_trains_publishes_and_promotes_every_commodity(seeded, trainer, context, capfd, today):
-    result = trainer({}, context)
+def test_trains_publishes_and_promotes_every_commodity(seeded, trainer, context, capfd):
+    result = trainer({"as_of": MODEL_AS_OF.isoformat()}, context)
 
     assert [m["commodity"] for m in result["models"]] == ["corn", "wheat", "soybeans"]
     blobs = emitted_metrics(capfd.readouterr().out)
     for summary in result["models"]:
         commodity = summary["commodity"]
-        folder = f"models/{commodity}/{today.isoformat()}/"
+        folder = f"models/{commodity}/{MODEL_AS_OF.isoformat()}/"
         model = s3_body(seeded, folder + "model.ubj")
         metadata = get_json(seeded, NAMES.data_bucket, folder + "metadata.json")
         pointer = get_json(seeded, NAMES.data_bucket, f"models/{commodity}/latest.json")
@@ -87,16 +87,17 @@ def test_published_model_beats_naive_forecast_on_held_out_data_by_the_stated_mar
     assert metrics["model_mape"] < metrics["naive_mape"]
 
 
-def test_refuses_to_promote_a_model_that_loses_to_the_naive_forecast(plane, trainer, context, trained, today):
+def test_refuses_to_promote_a_model_that_loses_to_the_naive_forecast(plane, trainer, context, trained):
     from common.environment import WorkloadEnvironment
     from trainer import training
 
     previous = trained["corn"]
     training.publish(plane.client("s3"), WorkloadEnvironment.from_env(), previous)
     pointer_before = get_json(plane, NAMES.data_bucket, "models/corn/latest.json")
-    write_history(plane, random_walk("corn", today))
+    later = MODEL_AS_OF + timedelta(days=3)
+    write_history(plane, random_walk("corn", later))
 
-    result = trainer({"commodity": "corn"}, context)
+    result = trainer({"commodity": "corn", "as_of": later.isoformat()}, context)
 
     [summary] = result["models"]
     assert summary["promoted"] is False
@@ -104,7 +105,7 @@ def test_refuses_to_promote_a_model_that_loses_to_the_naive_forecast(plane, trai
     assert get_json(plane, NAMES.data_bucket, "models/corn/latest.json") == pointer_before, (
         "latest.json must not move to a model that loses to the naive forecast"
     )
-    metadata = get_json(plane, NAMES.data_bucket, f"models/corn/{today.isoformat()}/metadata.json")
+    metadata = get_json(plane, NAMES.data_bucket, f"models/corn/{later.isoformat()}/metadata.json")
     assert metadata["promoted"] is False
 
 
@@ -128,10 +129,10 @@ def test_one_bad_commodity_fails_the_run_after_the_others_are_trained(seeded, tr
         assert get_json(seeded, NAMES.data_bucket, f"models/{commodity}/latest.json")["version"] == today.isoformat()
 
 
-def test_too_little_history_is_refused(plane, trainer, context, today):
-    write_history(plane, random_walk("corn", today)[-400:])
+def test_too_little_history_is_refused(plane, trainer, context):
+    write_history(plane, random_walk("corn", MODEL_AS_OF)[-400:])
     with pytest.raises(errors.TrainingFailed, match=r"corn: InsufficientData: corn: 400 price rows"):
-        trainer({"commodity": "corn"}, context)
+        trainer({"commodity": "corn", "as_of": MODEL_AS_OF.isoformat()}, context)
 
 
 @pytest.mark.parametrize("event, message", [
