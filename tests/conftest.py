@@ -138,13 +138,9 @@ class Mocks(pulumi.runtime.Mocks):
             }
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/ci", "userId": "AIDA", "id": ACCOUNT}
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}
         if args.token == "aws:s3/getBucket:getBucket":
             bucket = args.args["bucket"]
             return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket, "region": self.region}
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
         raise NotImplementedError(f"no mock for invoke {args.token}")
 
 
