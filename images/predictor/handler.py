@@ -34,7 +34,7 @@ def handler(event, context):
         rows = service.recent_prices(s3, env, request)
         prediction = service.store(dynamodb, env, service.predict(model, rows, request.as_of, now_utc()))
         full_key = service.write_full_json(s3, env, prediction)
-    except Exception:
+    except Exception:  # logged with the event's context, then raised unchanged
         logger.exception("prediction failed")
         raise
     legacy_failed = _write_legacy(env, prediction)

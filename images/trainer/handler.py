@@ -28,7 +28,7 @@ def handler(event, context):
     try:
         request = TrainingRequest.parse(event)
         env = WorkloadEnvironment.from_env()
-    except Exception:
+    except Exception:  # logged with the event's context, then raised unchanged
         logger.exception("training request refused")
         raise
     results, failures = [], {}
@@ -37,8 +37,9 @@ def handler(event, context):
             rows = training.read_history(s3, env, commodity, request.as_of)
             result = training.train(commodity, rows, as_of=request.as_of, now=now_utc(), min_improvement=env.min_improvement)
             summary = training.publish(s3, env, result)
-        except Exception as error:
+        except Exception as error:  # counted here, raised below once every commodity had its turn
             logger.exception("training failed", extra={"commodity": commodity})
+            _emit(commodity, "TrainingFailures", MetricUnit.Count, 1)
             failures[commodity] = f"{type(error).__name__}: {error}"
             continue
         results.append(summary)

@@ -116,7 +116,7 @@ def test_trains_only_the_named_commodity(seeded, trainer, context, today):
     assert {item["Key"].split("/")[1] for item in listed["Contents"]} == {"wheat"}
 
 
-def test_one_bad_commodity_fails_the_run_after_the_others_are_trained(seeded, trainer, context, today):
+def test_one_bad_commodity_fails_the_run_after_the_others_are_trained(seeded, trainer, context, capfd, today):
     s3 = seeded.client("s3")
     key = f"prices/soybeans/{today.year}.csv"
     text = s3.get_object(Bucket=NAMES.data_bucket, Key=key)["Body"].read().decode()
@@ -127,6 +127,7 @@ def test_one_bad_commodity_fails_the_run_after_the_others_are_trained(seeded, tr
 
     for commodity in ("corn", "wheat"):
         assert get_json(seeded, NAMES.data_bucket, f"models/{commodity}/latest.json")["version"] == today.isoformat()
+    assert metric_value(emitted_metrics(capfd.readouterr().out), "TrainingFailures", commodity="soybeans") == 1
 
 
 def test_too_little_history_is_refused(plane, trainer, context):
