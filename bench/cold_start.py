@@ -1,6 +1,7 @@
 """Cold start: a fresh process per run imports the handler, loads the model and serves the first
 prediction; ours against the seed-style baseline, on the host (each in a venv holding only its own
-requirements) and inside the built images. Run: `python -m bench.cold_start`."""
+requirements) and inside the built images, both timed by the stand-in's invoker (its REPORT line's
+Init Duration and Duration). Run: `python -m bench.cold_start`."""
 
 from __future__ import annotations
 
@@ -17,25 +18,8 @@ from tools.image_env import python_for
 
 RUNS = 7
 """Measured runs per variant, after one unmeasured run that warms the page cache."""
-CHILD = r"""
-import json, sys, time
-started = time.perf_counter()
-sys.path.insert(0, {code!r})
-import importlib
-module = importlib.import_module({module!r})
-imported = time.perf_counter()
-class Context:
-    function_name = "bench"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench:live"
-    aws_request_id = "bench"
-    def get_remaining_time_in_millis(self):
-        return 60000
-result = module.handler(json.loads({event!r}), Context())
-finished = time.perf_counter()
-print("BENCH " + json.dumps({{"init_ms": (imported - started) * 1000, "first_ms": (finished - imported) * 1000,
-                              "predicted": result["predicted_price"]}}))
-"""
+INVOKER = ROOT / "tools" / "lambda-base" / "invoke.py"
+"""The base image stand-in's one-shot invoker: host and container runs are timed by the same code."""
 
 
 @dataclass(frozen=True)
@@ -61,15 +45,12 @@ class Variant:
         return totals[0], totals[-1]
 
 
-def host_run(python: str, code: str, module: str, event: dict, environment: dict) -> Sample:
-    script = CHILD.format(code=code, module=module, event=json.dumps(event))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))} | environment
-    completed = subprocess.run([python, "-I", "-c", script], capture_output=True, text=True, env=env, cwd=code)
-    line = next((l for l in completed.stdout.splitlines() if l.startswith("BENCH ")), None)
-    if completed.returncode != 0 or line is None:
-        raise RuntimeError(f"{module} failed:\n{completed.stderr[-3000:]}")
-    data = json.loads(line[6:])
-    return Sample(data["init_ms"], data["first_ms"])
+def host_run(python: str, code: str, handler: str, event: dict, environment: dict) -> Sample:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env |= environment | {"LAMBDA_TASK_ROOT": code}
+    completed = subprocess.run([python, "-I", str(INVOKER), handler], input=json.dumps(event),
+                               capture_output=True, text=True, env=env, cwd=code)
+    return _report_sample(completed, handler)
 
 
 def container_run(tag: str, event: dict, environment: dict) -> Sample:
@@ -78,9 +59,14 @@ def container_run(tag: str, event: dict, environment: dict) -> Sample:
         ["docker", "run", "--rm", "-i", "--network", "host", *env_args, tag],
         input=json.dumps(event), capture_output=True, text=True, timeout=600,
     )
+    return _report_sample(completed, tag)
+
+
+def _report_sample(completed: subprocess.CompletedProcess, label: str) -> Sample:
+    """Init and first-invocation durations from the invoker's Lambda-style REPORT line."""
     report = next((l for l in completed.stderr.splitlines() if l.startswith("REPORT ")), None)
     if completed.returncode != 0 or report is None:
-        raise RuntimeError(f"{tag} failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
+        raise RuntimeError(f"{label} failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
     fields = dict(part.split(": ", 1) for part in report.removeprefix("REPORT ").split("\t") if ": " in part)
     return Sample(float(fields["Init Duration"].split()[0]), float(fields["Duration"].split()[0]))
 
@@ -94,8 +80,8 @@ def host_variants(w: World, runs: int = RUNS) -> list[Variant]:
     ours = str(python_for(ROOT / "images" / "predictor" / "requirements.txt", "predictor"))
     baseline = str(python_for(ROOT / "bench" / "baseline" / "requirements.txt", "baseline"))
     return [
-        Variant("ours (host)", measure(lambda: host_run(ours, str(ROOT / "images"), "predictor.handler", w.ours_event, w.environment), runs)),
-        Variant("baseline (host)", measure(lambda: host_run(baseline, str(ROOT / "bench" / "baseline"), "handler", w.baseline_event, w.environment), runs)),
+        Variant("ours (host)", measure(lambda: host_run(ours, str(ROOT / "images"), "predictor.handler.handler", w.ours_event, w.environment), runs)),
+        Variant("baseline (host)", measure(lambda: host_run(baseline, str(ROOT / "bench" / "baseline"), "handler.handler", w.baseline_event, w.environment), runs)),
     ]
 
 

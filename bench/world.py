@@ -17,11 +17,12 @@ if str(ROOT / "images") not in sys.path:
 
 from common.events import now_utc, today_utc  # noqa: E402
 from common.schema import COMMODITIES  # noqa: E402
-from demo.emulator import Emulator, Names, create_data_plane, seed_prices  # noqa: E402
+from common.environment import WorkloadEnvironment  # noqa: E402
+from demo.emulator import Emulator, create_data_plane, handler_environment, seed_prices  # noqa: E402
 from demo.prices import generate  # noqa: E402
 
 COMMODITY = "corn"
-NAMES = Names(
+NAMES = WorkloadEnvironment(
     data_bucket="bench-data", predictions_table="bench-predictions", legacy_bucket="bench-legacy",
     legacy_prefix="predictions/latest/", prices_prefix="prices/", models_prefix="models/", predictions_prefix="predictions/",
 )
@@ -52,7 +53,7 @@ def world() -> Iterator[World]:
     with Emulator() as emulator:
         environment = {
             **emulator.environment,
-            **NAMES.environment(service="bench"),
+            **handler_environment(NAMES, service="bench"),
             **LAMBDA_LIKE,
             "BASELINE_MODEL_KEY": BASELINE_MODEL_KEY,
         }
@@ -61,14 +62,13 @@ def world() -> Iterator[World]:
         try:
             import xgboost as xgb
 
-            from common.environment import WorkloadEnvironment
             from trainer import training
 
             today = today_utc()
             create_data_plane(emulator, NAMES)
             seed_prices(emulator, NAMES, COMMODITIES, today)
             result = training.train(COMMODITY, generate(COMMODITY, today), as_of=today, now=now_utc(), min_improvement=0.0)
-            training.publish(emulator.client("s3"), WorkloadEnvironment.from_env(), result)
+            training.publish(emulator.client("s3"), NAMES, result)
             baseline = xgb.XGBRegressor()
             baseline.load_model(bytearray(result.model))
             emulator.client("s3").put_object(Bucket=NAMES.data_bucket, Key=BASELINE_MODEL_KEY, Body=pickle.dumps(baseline))

@@ -43,7 +43,6 @@ class DataPlane(pulumi.ComponentResource):
     def __init__(self, name: str, args: DataPlaneArgs, opts: pulumi.ResourceOptions | None = None):
         _validate(args)
         super().__init__("commodity-forecasts:data:DataPlane", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
 
         bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, force_destroy=not args.protect, opts=stateful)

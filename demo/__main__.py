@@ -22,14 +22,14 @@ sys.path[:0] = [str(ROOT / "images"), str(ROOT)]
 from common.events import today_utc  # noqa: E402
 from common.schema import COMMODITIES, parse_csv  # noqa: E402
 from components.settings import (  # noqa: E402
-    METRICS_NAMESPACE,
     MODELS_PREFIX,
     PREDICTIONS_PREFIX,
     PRICES_PREFIX,
     settings_from_config,
     stack_config,
 )
-from demo.emulator import ACCOUNT_ID, Emulator, Names, apply_environment, create_data_plane, seed_prices  # noqa: E402
+from common.environment import WorkloadEnvironment  # noqa: E402
+from demo.emulator import ACCOUNT_ID, Emulator, apply_environment, create_data_plane, handler_environment, seed_prices  # noqa: E402
 
 OUTPUT = ROOT / "demo-output"
 
@@ -50,7 +50,7 @@ class Context:
 
 def main() -> int:
     settings = settings_from_config(stack_config(ROOT, "dev"), stack="dev")
-    names = Names(
+    names = WorkloadEnvironment(
         data_bucket=settings.data_bucket_name(ACCOUNT_ID),
         predictions_table=settings.predictions_table_name,
         legacy_bucket=settings.legacy_bucket,
@@ -67,7 +67,7 @@ def main() -> int:
 
     with Emulator(region=settings.region) as emulator:
         apply_environment(emulator.environment)
-        apply_environment({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE})
+        apply_environment({"POWERTOOLS_TRACE_DISABLED": "true"})
         print(f"AWS emulator on {emulator.endpoint} (moto); dev stack names:")
         print(f"  data bucket   {names.data_bucket}\n  table         {names.predictions_table}")
         print(f"  legacy bucket {names.legacy_bucket} (prefix {names.legacy_prefix})")
@@ -80,12 +80,12 @@ def main() -> int:
             from predictor import handler as predictor_handler
             from trainer import handler as trainer_handler
 
-            apply_environment(names.environment(service=settings.function_name(trainer)))
+            apply_environment(handler_environment(names, service=settings.function_name(trainer)))
             started = time.perf_counter()
             training = trainer_handler.handler(dict(trainer.event), Context(settings.function_name(trainer), trainer.memory_mb, trainer.timeout_seconds))
             train_seconds = time.perf_counter() - started
             for function in predictors:
-                apply_environment(names.environment(service=settings.function_name(function)))
+                apply_environment(handler_environment(names, service=settings.function_name(function)))
                 event = dict(function.event)
                 results[event["commodity"]] = predictor_handler.handler(
                     event, Context(settings.function_name(function), function.memory_mb, function.timeout_seconds)
@@ -118,13 +118,13 @@ def _print_table(models: list[dict], results: dict[str, dict]) -> None:
     print("\nbacktest: the last 250 trading days held out; forecasts 5 trading days ahead vs the naive last value")
 
 
-def _backtest(emulator: Emulator, names: Names, model_key: str) -> list[dict]:
+def _backtest(emulator: Emulator, names: WorkloadEnvironment, model_key: str) -> list[dict]:
     key = model_key.rsplit("/", 1)[0] + "/backtest.csv"
     body = emulator.client("s3").get_object(Bucket=names.data_bucket, Key=key)["Body"].read().decode()
     return list(csv.DictReader(io.StringIO(body)))
 
 
-def _charts(emulator: Emulator, names: Names, results: dict, backtests: dict, today) -> list[Path]:
+def _charts(emulator: Emulator, names: WorkloadEnvironment, results: dict, backtests: dict, today) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -162,7 +162,7 @@ def _charts(emulator: Emulator, names: Names, results: dict, backtests: dict, to
     return paths
 
 
-def _check_outputs(emulator: Emulator, names: Names, results: dict) -> None:
+def _check_outputs(emulator: Emulator, names: WorkloadEnvironment, results: dict) -> None:
     """Read back what the predictor wrote: one item per commodity and date, and both JSON files."""
     s3, dynamodb = emulator.client("s3"), emulator.client("dynamodb")
     for commodity, result in results.items():

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from datetime import date
 
 import boto3
 from moto.server import ThreadedMotoServer
 
+from common.environment import WorkloadEnvironment
 from common.schema import to_csv
 from common.storage import price_key
+from components.settings import METRICS_NAMESPACE
 from demo.prices import generate
 
 ACCOUNT_ID = "123456789012"
@@ -23,30 +24,9 @@ ACCOUNT_ID = "123456789012"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
-@dataclass(frozen=True)
-class Names:
-    """Where the workloads read and write: what the stack injects as environment variables."""
-
-    data_bucket: str
-    predictions_table: str
-    legacy_bucket: str
-    legacy_prefix: str
-    prices_prefix: str
-    models_prefix: str
-    predictions_prefix: str
-
-    def environment(self, *, service: str) -> dict[str, str]:
-        return {
-            "DATA_BUCKET": self.data_bucket,
-            "PREDICTIONS_TABLE": self.predictions_table,
-            "LEGACY_BUCKET": self.legacy_bucket,
-            "LEGACY_PREFIX": self.legacy_prefix,
-            "PRICES_PREFIX": self.prices_prefix,
-            "MODELS_PREFIX": self.models_prefix,
-            "PREDICTIONS_PREFIX": self.predictions_prefix,
-            "POWERTOOLS_SERVICE_NAME": service,
-            "POWERTOOLS_METRICS_NAMESPACE": "CommodityForecasts",
-        }
+def handler_environment(names: WorkloadEnvironment, *, service: str) -> dict[str, str]:
+    """What the stack injects into a function: the workload's names plus Powertools' service and namespace."""
+    return {**names.variables(), "POWERTOOLS_SERVICE_NAME": service, "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
 
 
 class Emulator:
@@ -85,7 +65,7 @@ class Emulator:
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).read()
 
 
-def create_data_plane(emulator: Emulator, names: Names) -> None:
+def create_data_plane(emulator: Emulator, names: WorkloadEnvironment) -> None:
     """Buckets (versioned, encrypted) and the predictions table (commodity + effective date)."""
     s3 = emulator.client("s3")
     for bucket in (names.data_bucket, names.legacy_bucket):
@@ -107,7 +87,7 @@ def create_data_plane(emulator: Emulator, names: Names) -> None:
     )
 
 
-def seed_prices(emulator: Emulator, names: Names, commodities: tuple[str, ...], end: date) -> dict[str, int]:
+def seed_prices(emulator: Emulator, names: WorkloadEnvironment, commodities: tuple[str, ...], end: date) -> dict[str, int]:
     """Write generated history as yearly CSV files; returns rows written per commodity."""
     s3 = emulator.client("s3")
     counts = {}

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 from common.errors import MissingConfiguration
 
+DEFAULT_MAX_PRICE_AGE_DAYS = 4
+"""A weekend plus a holiday."""
+
 
 @dataclass(frozen=True)
 class WorkloadEnvironment:
@@ -21,10 +24,24 @@ class WorkloadEnvironment:
     prices_prefix: str
     models_prefix: str
     predictions_prefix: str
-    max_price_age_days: int
+    max_price_age_days: int = DEFAULT_MAX_PRICE_AGE_DAYS
     """Newest price may be at most this many days older than the run date."""
-    min_improvement: float
+    min_improvement: float = 0.0
     """Fraction by which a new model's MAE must beat the naive forecast's to be promoted."""
+
+    def variables(self) -> dict[str, str]:
+        """The environment variables `from_env` reads, for launching a handler elsewhere."""
+        return {
+            "DATA_BUCKET": self.data_bucket,
+            "PREDICTIONS_TABLE": self.predictions_table,
+            "LEGACY_BUCKET": self.legacy_bucket,
+            "LEGACY_PREFIX": self.legacy_prefix,
+            "PRICES_PREFIX": self.prices_prefix,
+            "MODELS_PREFIX": self.models_prefix,
+            "PREDICTIONS_PREFIX": self.predictions_prefix,
+            "MAX_PRICE_AGE_DAYS": str(self.max_price_age_days),
+            "MIN_IMPROVEMENT": str(self.min_improvement),
+        }
 
     @classmethod
     def from_env(cls) -> "WorkloadEnvironment":
@@ -41,7 +58,7 @@ class WorkloadEnvironment:
             return value
 
         try:
-            max_age = int(os.environ.get("MAX_PRICE_AGE_DAYS", "4"))
+            max_age = int(os.environ.get("MAX_PRICE_AGE_DAYS", str(DEFAULT_MAX_PRICE_AGE_DAYS)))
             min_improvement = float(os.environ.get("MIN_IMPROVEMENT", "0"))
         except ValueError as error:
             raise MissingConfiguration(f"MAX_PRICE_AGE_DAYS / MIN_IMPROVEMENT must be numbers: {error}") from None

@@ -20,10 +20,11 @@ sys.path.insert(0, str(ROOT / "images"))
 
 from common.events import today_utc  # noqa: E402
 from common.schema import COMMODITIES  # noqa: E402
-from demo.emulator import Emulator, Names, create_data_plane, seed_prices  # noqa: E402
+from common.environment import WorkloadEnvironment  # noqa: E402
+from demo.emulator import Emulator, create_data_plane, handler_environment, seed_prices  # noqa: E402
 from demo.prices import generate  # noqa: E402
 
-NAMES = Names(
+NAMES = WorkloadEnvironment(
     data_bucket="test-data",
     predictions_table="test-predictions",
     legacy_bucket="test-legacy",
@@ -52,7 +53,7 @@ def emulator():
     with pytest.MonkeyPatch.context() as patch, Emulator() as running:
         for key, value in {
             **running.environment,
-            **NAMES.environment(service="tests"),
+            **handler_environment(NAMES, service="tests"),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_DEV": "false",
         }.items():
@@ -102,12 +103,10 @@ def seeded(plane, today):
 @pytest.fixture
 def published(seeded, trained):
     """Prices through today and a promoted model for every commodity."""
-    from common.environment import WorkloadEnvironment
     from trainer import training
 
-    env = WorkloadEnvironment.from_env()
     for result in trained.values():
-        training.publish(seeded.client("s3"), env, result)
+        training.publish(seeded.client("s3"), NAMES, result)
     return seeded
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from common.features import HORIZON, feature_matrix, horizon_log_return
+from common.features import feature_matrix, horizon_log_return
 from demo.prices import generate
 from predictor.forest import Forest, UnsupportedModel
 from tests.images.conftest import MODEL_AS_OF

@@ -88,11 +88,10 @@ def test_published_model_beats_naive_forecast_on_held_out_data_by_the_stated_mar
 
 
 def test_refuses_to_promote_a_model_that_loses_to_the_naive_forecast(plane, trainer, context, trained):
-    from common.environment import WorkloadEnvironment
     from trainer import training
 
     previous = trained["corn"]
-    training.publish(plane.client("s3"), WorkloadEnvironment.from_env(), previous)
+    training.publish(plane.client("s3"), NAMES, previous)
     pointer_before = get_json(plane, NAMES.data_bucket, "models/corn/latest.json")
     later = MODEL_AS_OF + timedelta(days=3)
     write_history(plane, random_walk("corn", later))
