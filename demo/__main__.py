@@ -77,10 +77,11 @@ def main() -> int:
 
         results = {}
         with open(log_path, "w") as log, contextlib.redirect_stdout(log):
+            # Powertools reads its namespace and service when a handler module is imported.
+            apply_environment(handler_environment(names, service=settings.function_name(trainer)))
             from predictor import handler as predictor_handler
             from trainer import handler as trainer_handler
 
-            apply_environment(handler_environment(names, service=settings.function_name(trainer)))
             started = time.perf_counter()
             training = trainer_handler.handler(dict(trainer.event), Context(settings.function_name(trainer), trainer.memory_mb, trainer.timeout_seconds))
             train_seconds = time.perf_counter() - started
