@@ -1,28 +1,72 @@
 # `make test` runs every test; `make demo` runs the main job on a local AWS emulator.
-# Both create .venv from the pinned requirements on first use.
+# Both create .venv from uv.lock (hash-verified) on first use, and again whenever a dependency declaration changes.
 PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV_HOME := .cache/uv-$(UV_VERSION)
+UV := $(UV_HOME)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
+IMAGE_GROUPS := predictor trainer
+# The exported, hash-pinned requirement files the image builds install (the build context is images/).
+IMAGE_LOCKS := $(foreach group,$(IMAGE_GROUPS),images/$(group)/requirements.txt) images/build-requirements.txt
+# Exported from uv.lock too, for pip users: the program's own dependencies with hashes.
+EXPORTS := $(IMAGE_LOCKS) tools/lambda-base/requirements.txt requirements.txt
+# uv never downloads a Python of its own here: the venv uses $(PYTHON).
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
 
-.PHONY: test demo bench docker clean
+.PHONY: test demo bench docker images lock exports upgrade check-python clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	touch $@
+test: $(VENV)/.synced
+	UV=$(UV) $(BIN)/pytest
 
-test: $(VENV)/.installed
-	$(BIN)/pytest
-
-demo: $(VENV)/.installed
+demo: $(VENV)/.synced
 	$(BIN)/python -m demo
 
-bench: $(VENV)/.installed docker
-	$(BIN)/python -m bench
+bench: $(VENV)/.synced docker
+	UV=$(UV) $(BIN)/python -m bench
 
-docker:
-	tools/docker-engine.sh
+# A Docker engine, arm64 emulation and the stand-in base images (root, Debian).
+docker: $(UV)
+	UV=$(UV) tools/docker-engine.sh
+
+# Every image for linux/amd64 and linux/arm64, tagged commodity-forecasts-local/<image>:<x86_64|arm64>.
+images: $(VENV)/.synced docker
+	$(BIN)/python -m tools.images
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 11), (3, 12)) else 1)' 2>/dev/null || { \
+	  echo "commodity-forecasts needs Python 3.11 or 3.12 as '$(PYTHON)'; found: $$($(PYTHON) --version 2>&1 || echo none). Run make PYTHON=python3.12 ..." >&2; exit 1; }
+
+# uv itself, pinned, installed from PyPI with the interpreter's own pip (nothing else is assumed).
+$(UV): | check-python
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(UV_HOME) uv==$(UV_VERSION)
+
+# A venv built by another interpreter is rebuilt; a lockfile out of date with pyproject.toml is refused.
+$(VENV)/.synced: pyproject.toml uv.lock $(EXPORTS) $(UV) | check-python
+	@$(UV) lock --check --quiet 2>/dev/null || { \
+	  echo "uv.lock is out of date with pyproject.toml: run 'make lock' and commit uv.lock and the images' requirements." >&2; exit 1; }
+	$(UV) sync --frozen --quiet
+	touch $@
+
+# Re-resolve after editing pyproject.toml (keeps every other version), and export what the images install.
+lock: $(UV)
+	$(UV) lock
+	$(MAKE) --no-print-directory exports
+
+exports: $(UV)
+	@for group in $(IMAGE_GROUPS); do \
+	  $(UV) export --frozen --quiet --only-group $$group --no-emit-project --output-file images/$$group/requirements.txt; done
+	@$(UV) export --frozen --quiet --only-group image-build --no-emit-project --output-file images/build-requirements.txt
+	@$(UV) export --frozen --quiet --only-group lambda-runtime --no-emit-project --output-file tools/lambda-base/requirements.txt
+	@$(UV) export --frozen --quiet --no-default-groups --no-emit-project --output-file requirements.txt
+
+# Dependabot-style upkeep: every pin moves together, then the parity, closure and size checks run.
+upgrade: $(UV)
+	$(UV) lock --upgrade
+	$(MAKE) --no-print-directory exports
+	$(UV) sync --frozen --quiet
+	UV=$(UV) $(BIN)/pytest tests/images/test_requirements.py tests/images/test_image_environments.py tests/images/test_forest.py tests/images/test_containers.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache demo-output
+	rm -rf $(VENV) .pytest_cache demo-output .cache

@@ -19,7 +19,7 @@ DOCKERFILES = sorted(p for p in ROOT.rglob("Dockerfile") if ".venv" not in p.par
 
 def tool(name: str) -> str:
     found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    assert found, f"{name} is not installed (it is in requirements-dev.txt)"
+    assert found, f"{name} is not installed (it is in the dev group of pyproject.toml)"
     return found
 
 

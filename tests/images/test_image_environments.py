@@ -1,6 +1,7 @@
-"""Each image's requirements.txt alone is enough: install it into a fresh venv (nothing from the dev
-environment), check the closure is exactly what is pinned, then import and invoke the handler there
-against the emulator. Catches a dependency missing from an image before any Docker build."""
+"""Each image's locked set alone is enough: install its exported requirements into a fresh venv the way the
+image build does (uv, hash-verified, wheels only; nothing from the dev environment), check the closure is
+exactly what is locked, then import and invoke the handler there against the emulator. Catches a
+dependency missing from an image before any Docker build."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.images.conftest import NAMES, get_json
-from tests.images.test_requirements import pins
-from tools.image_env import python_for
+from tests.images.test_requirements import image_pins
+from tools.image_env import python_for, uv
 
 ROOT = Path(__file__).resolve().parents[2]
 INVOKE = """
@@ -53,14 +54,12 @@ def run_handler(image: str, handler: str, event: dict) -> dict:
 @pytest.mark.parametrize("image", ["predictor", "trainer"])
 def test_image_requirements_install_exactly_the_pinned_closure(image):
     python = image_python(image)
-    frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True).stdout
+    frozen = subprocess.run([uv(), "pip", "freeze", "--python", str(python)], capture_output=True, text=True, check=True).stdout
     installed = {}
     for line in frozen.splitlines():
         name, _, version = line.partition("==")
         installed[name.lower().replace("_", "-")] = version
-    for tooling in ("pip", "setuptools", "wheel"):
-        installed.pop(tooling, None)
-    assert installed == pins(image), f"{image}: requirements.txt must list its whole dependency closure, pinned"
+    assert installed == image_pins(image), f"{image}: the venv must hold exactly the locked closure"
 
 
 def test_predictor_runs_from_its_own_requirements(published, today):

@@ -1,45 +1,77 @@
-"""Each image's requirements: exact pins, no training libraries in the predictor, shared pins agree."""
+"""Each image installs exactly its locked set: exported from uv.lock, every package pinned with hashes,
+the export current, no training libraries in the predictor, and one resolution for both images."""
 
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
-IMAGES = Path(__file__).resolve().parents[2] / "images"
-PIN = re.compile(r"^([A-Za-z0-9_.-]+)(\[[a-z,]+\])?==([0-9][A-Za-z0-9.+-]*)$")
+from tools.image_env import uv
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ROOT / "images"
+PIN = re.compile(r"^([A-Za-z0-9_.-]+)(\[[a-z,]+\])?==([0-9][A-Za-z0-9.+-]*)(\s*;[^\\]*)?\s*\\$")
+HASH = re.compile(r"^\s+--hash=sha256:[0-9a-f]{64}( \\)?$")
+EXPORTS = {
+    "images/predictor/requirements.txt": ["--only-group", "predictor"],
+    "images/trainer/requirements.txt": ["--only-group", "trainer"],
+    "images/build-requirements.txt": ["--only-group", "image-build"],
+    "tools/lambda-base/requirements.txt": ["--only-group", "lambda-runtime"],
+    "requirements.txt": ["--no-default-groups"],
+}
+"""Every file exported from uv.lock, with the selection `make exports` gives `uv export`."""
 
 
-def pins(image: str) -> dict[str, str]:
-    found = {}
-    for line in (IMAGES / image / "requirements.txt").read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
+def pins(path: Path) -> dict[str, str]:
+    """name → version of an exported requirements file; every requirement must carry its hashes."""
+    found: dict[str, str] = {}
+    lines = path.read_text().splitlines()
+    for index, line in enumerate(lines):
+        if not line.strip() or line.lstrip().startswith("#") or HASH.match(line):
             continue
         match = PIN.match(line)
-        assert match, f"images/{image}/requirements.txt: {line!r} is not pinned exactly (name==version)"
+        assert match, f"{path.relative_to(ROOT)}:{index + 1}: {line!r} is not an exact pin followed by hashes"
+        assert index + 1 < len(lines) and HASH.match(lines[index + 1]), f"{path.relative_to(ROOT)}: {match.group(1)} has no --hash"
         found[match.group(1).lower().replace("_", "-")] = match.group(3)
     return found
 
 
-@pytest.mark.parametrize("image", ["predictor", "trainer"])
-def test_every_requirement_is_pinned_exactly(image):
-    assert pins(image)
+def image_pins(image: str) -> dict[str, str]:
+    return pins(IMAGES / image / "requirements.txt")
+
+
+@pytest.mark.parametrize("path", sorted(EXPORTS))
+def test_every_export_is_current_with_the_lock(path, tmp_path):
+    exported = tmp_path / "export.txt"
+    subprocess.run(
+        [uv(), "export", "--frozen", "--quiet", *EXPORTS[path], "--no-emit-project", "--output-file", str(exported)],
+        cwd=ROOT, check=True,
+    )
+    body = lambda text: [line for line in text.splitlines() if not line.startswith("#")]  # noqa: E731
+    assert body((ROOT / path).read_text()) == body(exported.read_text()), f"{path} is stale: run `make exports`"
+    assert pins(ROOT / path), f"{path} pins nothing"
+
+
+def test_lockfile_is_current_with_pyproject():
+    completed = subprocess.run([uv(), "lock", "--check", "--offline"], cwd=ROOT, capture_output=True, text=True)
+    assert completed.returncode == 0, f"uv.lock is out of date with pyproject.toml (run `make lock`): {completed.stderr}"
 
 
 def test_predictor_is_inference_only():
-    predictor = pins("predictor")
+    predictor = image_pins("predictor")
     for training_only in ("pandas", "scikit-learn", "xgboost", "xgboost-cpu", "scipy"):
         assert training_only not in predictor, f"the predictor image must not carry {training_only}"
 
 
 def test_a_model_loads_where_it_is_served():
     """The trainer's XGBoost writes a model format the predictor's evaluator reads (parity-tested in
-    test_forest.py), and packages both images carry are pinned alike."""
+    test_forest.py), and packages both images carry are the same versions."""
     from predictor.forest import SUPPORTED_XGBOOST_MAJORS
 
-    predictor, trainer = pins("predictor"), pins("trainer")
+    predictor, trainer = image_pins("predictor"), image_pins("trainer")
     assert int(trainer["xgboost-cpu"].split(".")[0]) in SUPPORTED_XGBOOST_MAJORS
     disagreeing = {name: (version, trainer[name]) for name, version in predictor.items() if name in trainer and trainer[name] != version}
     assert not disagreeing, f"packages pinned differently in the two images: {disagreeing}"
