@@ -15,7 +15,7 @@ EXPORTS := $(IMAGE_LOCKS) tools/lambda-base/requirements.txt requirements.txt
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: test demo bench docker images lock exports upgrade check-python clean
+.PHONY: test demo bench docker images serve lock exports upgrade check-python clean
 
 test: $(VENV)/.synced
 	UV=$(UV) $(BIN)/pytest
@@ -29,6 +29,10 @@ bench: $(VENV)/.synced docker
 # A Docker engine, arm64 emulation and the stand-in base images (root, Debian).
 docker: $(UV)
 	UV=$(UV) tools/docker-engine.sh
+
+# The predictor and trainer as long-lived containers on localhost ports, against the embedded emulator.
+serve: $(VENV)/.synced docker
+	$(BIN)/python -m tools.serve
 
 # Every image for linux/amd64 and linux/arm64, tagged commodity-forecasts-local/<image>:<x86_64|arm64>.
 images: $(VENV)/.synced docker

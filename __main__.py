@@ -5,6 +5,7 @@ every name a workload receives comes from a resource output.
 """
 
 import gc
+import json
 
 import pulumi
 import pulumi_aws as aws
@@ -15,24 +16,11 @@ from components.image import LambdaImage, LambdaImageArgs
 from components.monitoring import MonitoredFunction, Monitoring, MonitoringArgs
 from components.registry import EcrRepository, EcrRepositoryArgs
 from components.schedule import Schedule, ScheduleArgs, staggered_expressions
-from components.settings import METRICS_NAMESPACE, MODELS_PREFIX, PREDICTIONS_PREFIX, PRICES_PREFIX, load_settings
+from common.contract import ACCESS, MODELS_PREFIX, PREDICTIONS_PREFIX, PRICES_PREFIX, Env, MetricNames
+from components.settings import load_settings
 
 IMAGES_DIR = "images"
 """Build context of every image (relative to the project, so state holds no machine paths)."""
-WORKLOAD_ACCESS = {
-    "predictor": {
-        "read_prefixes": (MODELS_PREFIX, PRICES_PREFIX),
-        "write_prefixes": (PREDICTIONS_PREFIX,),
-        "table_actions": ("dynamodb:GetItem", "dynamodb:PutItem"),
-        "legacy_write": True,
-    },
-    "trainer": {
-        "read_prefixes": (PRICES_PREFIX,),
-        "write_prefixes": (MODELS_PREFIX,),
-    },
-}
-"""What each image's code touches (see images/*/service.py, training.py): nothing more is granted."""
-
 # The program builds a graph of Outputs that lives until it ends; the cyclic collector's repeated full
 # passes over that growing graph made large stacks superlinear (bench/program.py: 300 functions took
 # 57 s under mocks, 36 s with this). Freeze what imports created and collect rarely.
@@ -41,9 +29,6 @@ gc.set_threshold(50_000, 20, 100)
 
 settings = load_settings()
 effective_schedules = staggered_expressions(settings.functions, settings.stagger_minutes)
-unknown = sorted({f.image for f in settings.functions} - set(WORKLOAD_ACCESS))
-if unknown:
-    raise ValueError(f"functions use image(s) {', '.join(unknown)} with no access profile in WORKLOAD_ACCESS (__main__.py)")
 account_id = aws.get_caller_identity_output().account_id
 
 data = DataPlane(
@@ -108,18 +93,22 @@ for spec in settings.functions:
             schedule_timezone=spec.schedule.timezone if spec.schedule else "UTC",
             log_retention_days=settings.log_retention_days,
             environment={
-                "DATA_BUCKET": data.bucket_name,
-                "PREDICTIONS_TABLE": data.table_name,
-                "LEGACY_BUCKET": data.legacy_bucket_name,
-                "LEGACY_PREFIX": data.legacy_prefix,
-                "PRICES_PREFIX": PRICES_PREFIX,
-                "MODELS_PREFIX": MODELS_PREFIX,
-                "PREDICTIONS_PREFIX": PREDICTIONS_PREFIX,
-                "POWERTOOLS_SERVICE_NAME": physical_name,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                Env.DATA_BUCKET: data.bucket_name,
+                Env.PREDICTIONS_TABLE: data.table_name,
+                Env.LEGACY_BUCKET: data.legacy_bucket_name,
+                Env.LEGACY_PREFIX: data.legacy_prefix,
+                Env.PRICES_PREFIX: PRICES_PREFIX,
+                Env.MODELS_PREFIX: MODELS_PREFIX,
+                Env.PREDICTIONS_PREFIX: PREDICTIONS_PREFIX,
+                Env.FORECAST_HORIZON_DAYS: str(settings.workload.forecast_horizon_days),
+                Env.MAX_PRICE_AGE_DAYS: str(settings.workload.max_price_age_days),
+                Env.MIN_IMPROVEMENT: str(settings.workload.min_improvement),
+                Env.LEGACY_FILE_NAMES: json.dumps(dict(settings.workload.legacy_file_names), sort_keys=True),
+                Env.SERVICE: physical_name,
+                Env.METRICS_NAMESPACE: MetricNames.NAMESPACE,
                 **spec.environment,
             },
-            statements=data.statements(**WORKLOAD_ACCESS[spec.image]),
+            statements=data.statements(ACCESS[spec.image]),
             max_retry_attempts=spec.max_retry_attempts,
             max_event_age_seconds=spec.max_event_age_seconds,
             function_url=spec.function_url,
@@ -147,7 +136,7 @@ monitoring = Monitoring(
         region=settings.region,
         emails=settings.alarm_emails,
         thresholds=settings.alarms,
-        metrics_namespace=METRICS_NAMESPACE,
+        metrics_namespace=MetricNames.NAMESPACE,
         runbook_url=settings.runbook_url,
         functions=tuple(
             MonitoredFunction(
@@ -158,8 +147,8 @@ monitoring = Monitoring(
                 # The predictor emits PredictionsWritten and ModelAgeDays with these dimensions (Powertools
                 # adds `service`); other images emit no business metrics to alarm on.
                 business_dimensions=(
-                    {"commodity": spec.event["commodity"], "service": settings.function_name(spec)}
-                    if spec.image == "predictor" else {}
+                    {MetricNames.COMMODITY_DIMENSION: spec.event["commodity"], MetricNames.SERVICE_DIMENSION: settings.function_name(spec)}
+                    if ACCESS[spec.image].emits_business_metrics else {}
                 ),
             )
             for spec in settings.functions

@@ -1,7 +1,8 @@
 """Cold start: a fresh process per run imports the handler, loads the model and serves the first
 prediction; ours against the seed-style baseline, on the host (each in a venv holding only its own
-requirements) and inside the built images, both timed by the stand-in's invoker (its REPORT line's
-Init Duration and Duration). Run: `python -m bench.cold_start`."""
+locked set, timed by bench/host_invoke.py) and inside the built images (a new container per run,
+invoked over Lambda's invoke endpoint, timed by its runtime interface emulator's REPORT line: Init
+Duration and Duration, as Lambda reports them). Run: `python -m bench.cold_start`."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 from bench import images
 from bench.world import ROOT, World, world
 from tools.image_env import python_for
+from tools.images import LambdaContainer
 
 RUNS = 7
 """Measured runs per variant, after one unmeasured run that warms the page cache."""
-INVOKER = ROOT / "tools" / "lambda-base" / "invoke.py"
-"""The base image stand-in's one-shot invoker: host and container runs are timed by the same code."""
+INVOKER = ROOT / "bench" / "host_invoke.py"
+"""One-shot invoker for the host runs (containers report through their own emulator)."""
 
 
 @dataclass(frozen=True)
@@ -45,28 +47,30 @@ class Variant:
         return totals[0], totals[-1]
 
 
+def container_run(tag: str, event: dict, environment: dict) -> Sample:
+    with LambdaContainer(tag, environment=environment) as container:
+        result = container.invoke(event, timeout=600)
+        logs = container.logs()
+    if result.failed:
+        raise RuntimeError(f"{tag} failed: {result.payload}")
+    return _sample(logs, tag)
+
+
 def host_run(python: str, code: str, handler: str, event: dict, environment: dict) -> Sample:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env |= environment | {"LAMBDA_TASK_ROOT": code}
     completed = subprocess.run([python, "-I", str(INVOKER), handler], input=json.dumps(event),
                                capture_output=True, text=True, env=env, cwd=code)
-    return _report_sample(completed, handler)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{handler} failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
+    return _sample(completed.stderr, handler)
 
 
-def container_run(tag: str, event: dict, environment: dict) -> Sample:
-    env_args = [arg for key, value in environment.items() for arg in ("-e", f"{key}={value}")]
-    completed = subprocess.run(
-        ["docker", "run", "--rm", "-i", "--network", "host", *env_args, tag],
-        input=json.dumps(event), capture_output=True, text=True, timeout=600,
-    )
-    return _report_sample(completed, tag)
-
-
-def _report_sample(completed: subprocess.CompletedProcess, label: str) -> Sample:
-    """Init and first-invocation durations from the invoker's Lambda-style REPORT line."""
-    report = next((l for l in completed.stderr.splitlines() if l.startswith("REPORT ")), None)
-    if completed.returncode != 0 or report is None:
-        raise RuntimeError(f"{label} failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
+def _sample(output: str, label: str) -> Sample:
+    """Init and first-invocation durations from a Lambda-style REPORT line."""
+    report = next((line for line in output.splitlines() if line.startswith("REPORT ")), None)
+    if report is None:
+        raise RuntimeError(f"{label}: no REPORT line in:\n{output[-2000:]}")
     fields = dict(part.split(": ", 1) for part in report.removeprefix("REPORT ").split("\t") if ": " in part)
     return Sample(float(fields["Init Duration"].split()[0]), float(fields["Duration"].split()[0]))
 

@@ -1,4 +1,4 @@
-"""Build and inspect the images the benchmarks compare, with the local Docker engine."""
+"""Build and inspect the images the benchmarks compare, with the local Docker engine and stand-in base."""
 
 from __future__ import annotations
 
@@ -6,33 +6,35 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools import images as local
+
 ROOT = Path(__file__).resolve().parent.parent
-BASE_IMAGE = "public.ecr.aws/lambda/python:3.12"
 
 
 @dataclass(frozen=True)
 class BuiltImage:
     label: str
     tag: str
+    architecture: str
 
 
-def build(label: str, dockerfile: Path, context: Path) -> BuiltImage:
-    tag = f"commodity-forecasts-bench/{label}:latest"
-    completed = subprocess.run(
-        ["docker", "build", "--network", "host", "-t", tag, "-f", str(dockerfile), str(context)],
-        capture_output=True, text=True,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"building {label} failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
-    return BuiltImage(label, tag)
-
-
-def ours(image: str) -> BuiltImage:
-    return build(image, ROOT / "images" / image / "Dockerfile", ROOT / "images")
+def ours(image: str, architecture: str | None = None) -> BuiltImage:
+    architecture = architecture or local.host_architecture()
+    return BuiltImage(image, local.build(image, architecture), architecture)
 
 
 def baseline() -> BuiltImage:
-    return build("baseline", ROOT / "bench" / "baseline" / "Dockerfile", ROOT / "bench" / "baseline")
+    """The seed-style image, on the same stand-in base as ours (its Dockerfile takes BASE_IMAGE too)."""
+    architecture = local.host_architecture()
+    tag = f"{local.LOCAL_REPOSITORY}/bench-baseline:{architecture}"
+    completed = subprocess.run(
+        ["docker", "build", "--network", "host", "--build-arg", f"BASE_IMAGE={local.base_image(architecture)}",
+         "-t", tag, "-f", str(ROOT / "bench" / "baseline" / "Dockerfile"), str(ROOT / "bench" / "baseline")],
+        capture_output=True, text=True, env=local.build_environment(),
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"building the baseline failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
+    return BuiltImage("baseline", tag, architecture)
 
 
 def size_bytes(tag: str) -> int:
@@ -41,18 +43,10 @@ def size_bytes(tag: str) -> int:
 
 
 def added_megabytes(tag: str) -> float:
-    """What the image adds over the Lambda base image, in MB (10^6 bytes)."""
-    return (size_bytes(tag) - size_bytes(BASE_IMAGE)) / 1e6
+    """What the image adds over the Lambda base image of its architecture, in MB (10^6 bytes)."""
+    return (size_bytes(tag) - size_bytes(local.base_image(local.image_architecture(tag)))) / 1e6
 
 
 def top_packages(tag: str, count: int = 8) -> list[tuple[str, float]]:
     """The largest entries of the task root, in MB."""
-    out = subprocess.run(
-        ["docker", "run", "--rm", "--entrypoint", "sh", tag, "-c", "du -sk /var/task/* | sort -rn"],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    entries = []
-    for line in out.splitlines()[:count]:
-        kilobytes, path = line.split(maxsplit=1)
-        entries.append((path.removeprefix("/var/task/"), int(kilobytes) * 1024 / 1e6))
-    return entries
+    return local.largest_entries(tag, count)

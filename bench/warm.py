@@ -1,5 +1,6 @@
-"""Warm latency: the handler's compute per prediction (features + model) in a warm process, emulator
-I/O excluded; ours against the baseline, on the host venvs and inside the images.
+"""Warm latency. On the host: the handler's compute per prediction (features + model) in a warm process,
+emulator I/O excluded. In the images: a whole warm invocation over Lambda's invoke endpoint (reads, the
+prediction, the writes to the emulator), as a caller sees it. Ours against the baseline in both.
 Run: `python -m bench.warm`."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from bench import images
 from bench.world import ROOT, World, world
 from tools.image_env import python_for
+from tools.images import LambdaContainer
 
 ITERATIONS = 300
 OURS = r"""
@@ -78,20 +80,23 @@ def host(w: World) -> dict[str, dict[str, float]]:
             for label, (python, script) in runs.items()}
 
 
-def containers(w: World) -> dict[str, dict[str, float]]:
-    env_args = [arg for key, value in w.environment.items() for arg in ("-e", f"{key}={value}")]
+def containers(w: World, invocations: int = 40) -> dict[str, dict[str, float]]:
+    """Round trip of warm invocations through the invoke endpoint, after one cold invocation."""
     runs = {
-        "ours (container)": (images.ours("predictor").tag, OURS.format(code="/var/task", event=w.ours_event, iterations=ITERATIONS)),
-        "baseline (container)": (images.baseline().tag,
-                                 BASELINE.format(code="/var/task", event=w.baseline_event, iterations=ITERATIONS)),
+        "ours (container, whole invocation)": (images.ours("predictor").tag, w.ours_event),
+        "baseline (container, whole invocation)": (images.baseline().tag, w.baseline_event),
     }
     results = {}
-    for label, (tag, script) in runs.items():
-        completed = subprocess.run(
-            ["docker", "run", "--rm", "--network", "host", *env_args, "--entrypoint", "python3", tag, "-c", script],
-            capture_output=True, text=True, timeout=600,
-        )
-        results[label] = _parse(completed, label)
+    for label, (tag, event) in runs.items():
+        with LambdaContainer(tag, environment=w.environment) as container:
+            container.invoke(event, timeout=600)
+            times = []
+            for _ in range(invocations):
+                result = container.invoke(event, timeout=600)
+                if result.failed:
+                    raise RuntimeError(f"{label} failed: {result.payload}")
+                times.append(result.seconds * 1000)
+        results[label] = _summary(times)
     return results
 
 

@@ -6,20 +6,17 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "images") not in sys.path:
-    sys.path[:0] = [str(ROOT / "images"), str(ROOT)]
 
-from common.events import now_utc, today_utc  # noqa: E402
-from common.schema import COMMODITIES  # noqa: E402
-from common.environment import WorkloadEnvironment  # noqa: E402
-from demo.emulator import Emulator, create_data_plane, handler_environment, seed_prices  # noqa: E402
-from demo.prices import generate  # noqa: E402
+from common.events import now_utc, today_utc
+from common.contract import COMMODITIES
+from common.environment import WorkloadEnvironment
+from demo.emulator import Emulator, create_data_plane, handler_environment, seed_prices
+from demo.prices import generate
 
 COMMODITY = "corn"
 NAMES = WorkloadEnvironment(

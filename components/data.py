@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from common.contract import AccessProfile
 from components.iam import PolicyStatement
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -132,18 +133,13 @@ class DataPlane(pulumi.ComponentResource):
             "legacy_bucket_arn": self.legacy_bucket_arn,
         })
 
-    def statements(
-        self,
-        *,
-        read_prefixes: tuple[str, ...] = (),
-        write_prefixes: tuple[str, ...] = (),
-        table_actions: tuple[str, ...] = (),
-        legacy_write: bool = False,
-    ) -> tuple[PolicyStatement, ...]:
+    def statements(self, access: AccessProfile) -> tuple[PolicyStatement, ...]:
         """Least-privilege access for one workload: objects under the given prefixes, the named table
         actions, and PutObject under the legacy prefix only. ListBucket is granted on the data bucket
         because without it S3 answers 403 instead of 404 for a missing key, and the workloads must
         tell "no model yet" from "access denied"."""
+        read_prefixes, write_prefixes = access.read_prefixes, access.write_prefixes
+        table_actions, legacy_write = access.table_actions, access.legacy_write
         statements = [PolicyStatement("ListDataBucket", ("s3:ListBucket",), (self.bucket_arn,))]
         if read_prefixes:
             statements.append(PolicyStatement(

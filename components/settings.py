@@ -20,6 +20,8 @@ from types import MappingProxyType
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from common.contract import ACCESS, COMMODITIES, FORECAST_HORIZON_DAYS, LEGACY_PREFIX, MAX_PRICE_AGE_DAYS, MIN_IMPROVEMENT, Knob
+from common.environment import LEGACY_FILE_NAME
 from components import cron
 
 PROJECT = "commodity-forecasts"
@@ -30,12 +32,6 @@ LOG_RETENTION_DAYS = (
 )
 """The only retention periods CloudWatch Logs accepts."""
 PROVISIONED_CONCURRENCY_MODES = ("fixed", "schedule_aligned")
-PRICES_PREFIX = "prices/"
-MODELS_PREFIX = "models/"
-PREDICTIONS_PREFIX = "predictions/"
-"""The data bucket's layout (see images/common/storage.py); injected into every function."""
-METRICS_NAMESPACE = "CommodityForecasts"
-"""CloudWatch namespace of the workloads' business metrics."""
 _NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
 _ENV_VAR = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -148,6 +144,17 @@ class ScanGateSettings:
 
 
 @dataclass(frozen=True)
+class WorkloadSettings:
+    """What the workloads are told (common/contract.py names the variables): ranges live with each Knob."""
+
+    forecast_horizon_days: int = int(FORECAST_HORIZON_DAYS.default)
+    max_price_age_days: int = int(MAX_PRICE_AGE_DAYS.default)
+    min_improvement: float = MIN_IMPROVEMENT.default
+    legacy_file_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Commodity → file name the mobile app reads (without `.json`); unlisted commodities use their own name."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything one stack is configured with."""
 
@@ -170,6 +177,7 @@ class Settings:
     alarms: AlarmSettings = AlarmSettings()
     runbook_url: str = "README.md#runbook"
     scan_gate: ScanGateSettings = ScanGateSettings()
+    workload: WorkloadSettings = WorkloadSettings()
 
     @property
     def name_prefix(self) -> str:
@@ -243,8 +251,9 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
     stagger_minutes = top.integer("stagger_minutes", 15, minimum=1, maximum=720)
     legacy_bucket = top.string("legacy_bucket", pattern=_BUCKET, pattern_text="an S3 bucket name")
     legacy_prefix = top.string(
-        "legacy_prefix", "predictions/latest/", pattern=_PREFIX, pattern_text="a key prefix ending in '/'"
+        "legacy_prefix", LEGACY_PREFIX, pattern=_PREFIX, pattern_text="a key prefix ending in '/'"
     )
+    workload = _workload(top)
     ecr = EcrSettings(
         untagged_expire_days=top.integer("ecr_untagged_expire_days", 1, minimum=1, maximum=3650),
         keep_release_images=top.integer("ecr_keep_release_images", 5, minimum=2, maximum=1000),
@@ -283,6 +292,24 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         alarms=alarms,
         runbook_url=runbook_url,
         scan_gate=scan_gate,
+        workload=workload,
+    )
+
+
+def _workload(top: "_Reader") -> WorkloadSettings:
+    names = top.string_map("legacy_file_names")
+    for commodity, name in names.items():
+        if commodity not in COMMODITIES:
+            raise SettingsError(
+                f"legacy_file_names: {commodity!r} is not a supported commodity ({', '.join(COMMODITIES)})"
+            )
+        if not LEGACY_FILE_NAME.match(name):
+            raise SettingsError(f"legacy_file_names.{commodity} must be 1-64 letters, digits, '-' or '_', got {name!r}")
+    return WorkloadSettings(
+        forecast_horizon_days=top.knob(FORECAST_HORIZON_DAYS, whole=True),
+        max_price_age_days=top.knob(MAX_PRICE_AGE_DAYS, whole=True),
+        min_improvement=top.knob(MIN_IMPROVEMENT, whole=False),
+        legacy_file_names=MappingProxyType(names),
     )
 
 
@@ -322,7 +349,9 @@ def _functions(
                 f"functions[{name}].name makes the function name {physical!r} ({len(physical)} characters); "
                 f"Lambda allows at most {_MAX_FUNCTION_NAME}"
             )
-        functions.append(_function(reader, name, image_names, architecture))
+        function = _function(reader, name, image_names, architecture)
+        _check_workload_event(function)
+        functions.append(function)
         reader.finish()
     return tuple(functions)
 
@@ -363,6 +392,23 @@ def _function(reader: "_Reader", name: str, image_names: list[str], default_arch
         log_format=reader.string("log_format", "JSON", choices=("JSON", "Text")),
     )
     return settings
+
+
+def _check_workload_event(function: FunctionSettings) -> None:
+    """What would otherwise fail every night: an image with no access profile, or a predictor whose
+    scheduled event names no commodity, or one the workload does not forecast."""
+    profile = ACCESS.get(function.image)
+    if profile is None:
+        raise SettingsError(
+            f"functions[{function.name}].image {function.image!r} has no access profile in common/contract.py "
+            f"(known: {', '.join(ACCESS)})"
+        )
+    if profile.emits_business_metrics:
+        commodity = function.event.get("commodity")
+        if commodity not in COMMODITIES:
+            raise SettingsError(
+                f"functions[{function.name}].event.commodity must be one of {', '.join(COMMODITIES)}, got {_show(commodity)}"
+            )
 
 
 def _allow_list(top: "_Reader") -> tuple[AllowedFinding, ...]:
@@ -523,6 +569,15 @@ class _Reader:
             return None
         return self.integer(name, minimum=minimum, maximum=maximum)
 
+    def knob(self, knob: Knob, *, whole: bool) -> float:
+        """A workload knob, range-checked by the Knob itself (one definition of each range)."""
+        raw = self._take(knob.name, knob.default)
+        value = _decode(self.key(knob.name), raw, int) if whole else _number(self.key(knob.name), raw)
+        try:
+            return knob.check(value, where=self.key(knob.name))
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
+
     def boolean(self, name: str, default: Any = _REQUIRED) -> bool:
         return _decode(self.key(name), self._take(name, default), bool)
 
@@ -564,6 +619,17 @@ class _Reader:
                 parts.append(f"did you mean {suggestion[0]!r}?")
             parts.append(f"known keys: {', '.join(sorted(self._known))}")
             raise SettingsError("; ".join(parts))
+
+
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(f"{key} must be a number, got {_show(value)}")
+    return float(value)
 
 
 def _decode(key: str, value: Any, kind: type) -> Any:

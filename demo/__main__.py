@@ -17,19 +17,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "images"), str(ROOT)]
 
-from common.events import today_utc  # noqa: E402
-from common.schema import COMMODITIES, parse_csv  # noqa: E402
-from components.settings import (  # noqa: E402
-    MODELS_PREFIX,
-    PREDICTIONS_PREFIX,
-    PRICES_PREFIX,
-    settings_from_config,
-    stack_config,
-)
-from common.environment import WorkloadEnvironment  # noqa: E402
-from demo.emulator import ACCOUNT_ID, Emulator, apply_environment, create_data_plane, handler_environment, seed_prices  # noqa: E402
+from common.events import today_utc
+from common.contract import COMMODITIES
+from common.schema import parse_csv
+from components.settings import settings_from_config, stack_config
+from common.environment import WorkloadEnvironment
+from demo.emulator import ACCOUNT_ID, Emulator, apply_environment, create_data_plane, handler_environment, seed_prices, stack_names
 
 OUTPUT = ROOT / "demo-output"
 
@@ -50,15 +44,7 @@ class Context:
 
 def main() -> int:
     settings = settings_from_config(stack_config(ROOT, "dev"), stack="dev")
-    names = WorkloadEnvironment(
-        data_bucket=settings.data_bucket_name(ACCOUNT_ID),
-        predictions_table=settings.predictions_table_name,
-        legacy_bucket=settings.legacy_bucket,
-        legacy_prefix=settings.legacy_prefix,
-        prices_prefix=PRICES_PREFIX,
-        models_prefix=MODELS_PREFIX,
-        predictions_prefix=PREDICTIONS_PREFIX,
-    )
+    names = stack_names(settings)
     trainer = next(f for f in settings.functions if f.image == "trainer")
     predictors = [f for f in settings.functions if f.image == "predictor"]
     today = today_utc()
@@ -93,7 +79,7 @@ def main() -> int:
                 )
         print(f"trainer ({settings.function_name(trainer)}) trained {len(training['models'])} models in {train_seconds:.1f}s")
         print(f"handler logs and metrics: {log_path.relative_to(ROOT)}\n")
-        _print_table(training["models"], results)
+        _print_table(training["models"], results, names.forecast_horizon_days)
         backtests = {m["commodity"]: _backtest(emulator, names, m["model_key"]) for m in training["models"]}
         charts = _charts(emulator, names, results, backtests, today)
         _check_outputs(emulator, names, results)
@@ -101,7 +87,7 @@ def main() -> int:
     return 0
 
 
-def _print_table(models: list[dict], results: dict[str, dict]) -> None:
+def _print_table(models: list[dict], results: dict[str, dict], horizon: int) -> None:
     header = (
         f"{'commodity':10} {'price date':10} {'current':>8} {'target date':11} {'predicted':>9} {'change':>7} "
         f"{'dir':5} {'model MAE':>9} {'naive MAE':>9} {'model MAPE':>10} {'naive MAPE':>10} {'promoted':8}"
@@ -116,7 +102,8 @@ def _print_table(models: list[dict], results: dict[str, dict]) -> None:
             f"{model['model_mae']:9.4f} {model['naive_mae']:9.4f} {model['model_mape']:10.2%} {model['naive_mape']:10.2%} "
             f"{'yes' if model['promoted'] else 'no':8}"
         )
-    print("\nbacktest: the last 250 trading days held out; forecasts 5 trading days ahead vs the naive last value")
+    ahead = "the next trading day" if horizon == 1 else f"{horizon} trading days ahead"
+    print(f"\nbacktest: the last 250 trading days held out; forecasts for {ahead} vs the naive last value")
 
 
 def _backtest(emulator: Emulator, names: WorkloadEnvironment, model_key: str) -> list[dict]:
@@ -145,7 +132,7 @@ def _charts(emulator: Emulator, names: WorkloadEnvironment, results: dict, backt
         axis.plot([r.date for r in rows], [r.close for r in rows], color="0.55", linewidth=1, label="daily close")
         backtest = backtests[commodity]
         target_dates = np.array([b["target_date"] for b in backtest], dtype="datetime64[D]").astype(object)
-        axis.plot(target_dates, [float(b["predicted"]) for b in backtest], color="tab:blue", linewidth=1, label="backtest: model, 5 days ahead")
+        axis.plot(target_dates, [float(b["predicted"]) for b in backtest], color="tab:blue", linewidth=1, label="backtest: model forecast")
         axis.plot(target_dates, [float(b["naive"]) for b in backtest], color="tab:orange", linewidth=0.8, alpha=0.7, label="backtest: naive last value")
         target = np.datetime64(result["target_date"]).astype(object)
         axis.scatter([target], [result["predicted_price"]], color="tab:red", zorder=5, label=f"prediction for {result['target_date']}")
@@ -173,10 +160,13 @@ def _check_outputs(emulator: Emulator, names: WorkloadEnvironment, results: dict
         ).get("Item")
         if item is None or float(item["predicted_price"]["N"]) != result["predicted_price"]:
             raise SystemExit(f"{commodity}: prediction missing from {names.predictions_table}")
-        legacy = json.loads(s3.get_object(Bucket=names.legacy_bucket, Key=f"{names.legacy_prefix}{commodity}.json")["Body"].read())
+        legacy_key = names.legacy_key(commodity)
+        legacy_body = s3.get_object(Bucket=names.legacy_bucket, Key=legacy_key)["Body"].read()
+        legacy = json.loads(legacy_body)
         if legacy["predicted_price"] != result["predicted_price"]:
             raise SystemExit(f"{commodity}: legacy JSON does not match the stored prediction")
     print(f"\nverified: {len(results)} items in {names.predictions_table}, full and legacy JSON in S3")
+    print(f"the mobile app's document, s3://{names.legacy_bucket}/{legacy_key}:\n{legacy_body.decode()}")
 
 
 if __name__ == "__main__":

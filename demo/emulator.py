@@ -16,7 +16,8 @@ from moto.server import ThreadedMotoServer
 from common.environment import WorkloadEnvironment
 from common.schema import to_csv
 from common.storage import price_key
-from components.settings import METRICS_NAMESPACE
+from common.contract import Env, MetricNames
+from components.settings import Settings
 from demo.prices import generate
 
 ACCOUNT_ID = "123456789012"
@@ -24,9 +25,24 @@ ACCOUNT_ID = "123456789012"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
+def stack_names(settings: Settings) -> WorkloadEnvironment:
+    """What the stack would inject into its functions, on the emulator's account: its physical names and
+    its workload settings."""
+    return WorkloadEnvironment(
+        data_bucket=settings.data_bucket_name(ACCOUNT_ID),
+        predictions_table=settings.predictions_table_name,
+        legacy_bucket=settings.legacy_bucket,
+        legacy_prefix=settings.legacy_prefix,
+        max_price_age_days=settings.workload.max_price_age_days,
+        min_improvement=settings.workload.min_improvement,
+        forecast_horizon_days=settings.workload.forecast_horizon_days,
+        legacy_file_names=settings.workload.legacy_file_names,
+    )
+
+
 def handler_environment(names: WorkloadEnvironment, *, service: str) -> dict[str, str]:
     """What the stack injects into a function: the workload's names plus Powertools' service and namespace."""
-    return {**names.variables(), "POWERTOOLS_SERVICE_NAME": service, "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
+    return {**names.variables(), Env.SERVICE: service, Env.METRICS_NAMESPACE: MetricNames.NAMESPACE}
 
 
 class Emulator:

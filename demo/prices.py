@@ -2,7 +2,7 @@
 
 Each series is log-price = level + trend + seasonal cycle (lowest around harvest) + a mean-reverting
 daily component + rare supply shocks that decay over weeks. Weekends and US exchange holidays have no
-row. The random draws are taken one trading day at a time from a fixed start with a per-commodity
+row (the workloads' own calendar, common.trading_calendar.py). The random draws are taken one trading day at a time from a fixed start with a per-commodity
 seed, so the history up to any date is the same whatever end date is asked for.
 """
 
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from statistics import NormalDist
 
 import numpy as np
 
+from common.trading_calendar import trading_days
 from common.schema import PriceRow
 
 START = date(2019, 1, 2)
@@ -43,47 +44,6 @@ MARKETS = {
 }
 
 
-def us_exchange_holidays(year: int) -> set[date]:
-    """New Year, MLK, Presidents, Good Friday, Memorial, Juneteenth (2022+), Independence, Labor,
-    Thanksgiving, Christmas — observed on the nearest weekday when they fall on a weekend."""
-
-    def nth_weekday(month: int, weekday: int, n: int) -> date:
-        first = date(year, month, 1)
-        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-
-    def last_weekday(month: int, weekday: int) -> date:
-        last = date(year, month + 1, 1) - timedelta(days=1)
-        return last - timedelta(days=(last.weekday() - weekday) % 7)
-
-    def observed(day: date) -> date:
-        return day + timedelta(days={5: -1, 6: 1}.get(day.weekday(), 0))
-
-    holidays = {
-        observed(date(year, 1, 1)),
-        nth_weekday(1, 0, 3),
-        nth_weekday(2, 0, 3),
-        _easter(year) - timedelta(days=2),
-        last_weekday(5, 0),
-        observed(date(year, 7, 4)),
-        nth_weekday(9, 0, 1),
-        nth_weekday(11, 3, 4),
-        observed(date(year, 12, 25)),
-    }
-    if year >= 2022:
-        holidays.add(observed(date(year, 6, 19)))
-    return holidays
-
-
-def trading_days(start: date, end: date) -> list[date]:
-    holidays = set().union(*(us_exchange_holidays(y) for y in range(start.year, end.year + 1)))
-    days, day = [], start
-    while day <= end:
-        if day.weekday() < 5 and day not in holidays:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
 def generate(commodity: str, end: date, start: date = START) -> list[PriceRow]:
     """Daily closes for `commodity` on every trading day from `start` to `end` inclusive."""
     market = MARKETS[commodity]
@@ -109,17 +69,3 @@ def generate(commodity: str, end: date, start: date = START) -> list[PriceRow]:
 def _normal(uniform: float) -> float:
     """Standard normal quantile of a uniform draw."""
     return _STANDARD_NORMAL.inv_cdf(min(max(uniform, 1e-12), 1 - 1e-12))
-
-
-def _easter(year: int) -> date:
-    """Gregorian Easter Sunday (anonymous algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    m = (32 + 2 * e + 2 * i - h - k) % 7
-    n = (a + 11 * h + 22 * m + 114) // 451
-    month, day = divmod(h + m - 7 * n + 114, 31)
-    return date(year, month, day + 1)

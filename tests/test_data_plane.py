@@ -3,6 +3,8 @@
 import json
 
 import pulumi
+
+from common.contract import AccessProfile
 import pytest
 
 from components.data import DataPlane, DataPlaneArgs
@@ -20,10 +22,10 @@ def build(protect=False, capture=None, **overrides):
             **overrides,
         ))
         if capture is not None:
-            statements = plane.statements(
+            statements = plane.statements(AccessProfile(
                 read_prefixes=("models/", "prices/"), write_prefixes=("predictions/",),
                 table_actions=("dynamodb:GetItem", "dynamodb:PutItem"), legacy_write=True,
-            )
+            ))
             pulumi.Output.all(*[pulumi.Output.from_input(s.document()) for s in statements]).apply(capture.extend)
 
     return run_program(program)

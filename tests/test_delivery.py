@@ -126,3 +126,10 @@ def test_image_targets_are_exactly_the_repositories_and_builds(dev_graph):
         "predictor-arm64", "predictor-arm64-build", "trainer-arm64", "trainer-arm64-build",
     ])
     assert not [u for u in urns if "lambda/function" in u], "no function may move before the gate"
+
+
+def test_no_unused_imports_or_undefined_names():
+    """pyflakes' checks (via ruff) over every Python file: a name clash or a leftover import is a bug here."""
+    result = subprocess.run([tool("ruff"), "check", "--select", "F", "--exclude", ".cache,.venv", str(ROOT)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr

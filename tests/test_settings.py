@@ -21,7 +21,7 @@ def base_config() -> dict:
         f"{P}:legacy_bucket": "commodity-mobile-legacy-dev",
         f"{P}:images": {"predictor": {}, "trainer": {}},
         f"{P}:functions": [
-            {"name": "corn", "image": "predictor", "schedule": {"expression": "cron(0 2 * * ? *)"}},
+            {"name": "corn", "image": "predictor", "schedule": {"expression": "cron(0 2 * * ? *)"}, "event": {"commodity": "corn"}},
             {"name": "trainer", "image": "trainer", "memory_mb": 3008, "timeout_seconds": 900},
         ],
     }
@@ -75,7 +75,7 @@ def test_both_stack_files_validate(stack):
 
 def test_image_builds_one_per_image_and_architecture():
     config = base_config()
-    config[f"{P}:functions"].append({"name": "wheat", "image": "predictor", "architecture": "x86_64"})
+    config[f"{P}:functions"].append({"name": "wheat", "image": "predictor", "architecture": "x86_64", "event": {"commodity": "wheat"}})
     config[f"{P}:images"]["spare"] = {}
     settings = settings_from_config(config, stack="dev")
     assert settings.image_builds() == (
@@ -349,3 +349,46 @@ def test_refuses_unknown_severity_threshold():
     config = base_config()
     config[f"{P}:scan_severity_threshold"] = "SEVERE"
     refuse(config, "scan_severity_threshold must be one of INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL, got 'SEVERE'")
+
+
+def test_a_predictor_must_name_a_commodity_the_workload_forecasts():
+    config = base_config()
+    del corn(config)["event"]
+    refuse(config, "functions[corn].event.commodity must be one of corn, wheat, soybeans, got null")
+    corn(config)["event"] = {"commodity": "oats"}
+    refuse(config, "functions[corn].event.commodity must be one of corn, wheat, soybeans, got 'oats'")
+
+
+def test_an_image_without_an_access_profile_is_refused():
+    config = base_config()
+    config[f"{P}:images"]["scorer"] = {}
+    config[f"{P}:functions"].append({"name": "score", "image": "scorer"})
+    refuse(config, "functions[score].image 'scorer' has no access profile in common/contract.py (known: predictor, trainer)")
+
+
+def test_workload_knobs_default_from_the_contract_and_are_range_checked_there():
+    settings = settings_from_config(base_config(), stack="dev")
+    assert (settings.workload.forecast_horizon_days, settings.workload.max_price_age_days) == (1, 4)
+    assert settings.workload.min_improvement == 0.0
+    config = base_config()
+    config[f"{P}:forecast_horizon_days"] = 21
+    refuse(config, "forecast_horizon_days must be between 1 and 20, got 21")
+    config = base_config()
+    config[f"{P}:min_improvement"] = "1.5"
+    refuse(config, "min_improvement must be between 0 and 1, got 1.5")
+    config = base_config()
+    config[f"{P}:max_price_age_days"] = 0
+    refuse(config, "max_price_age_days must be between 1 and 30, got 0")
+    config = base_config()
+    config[f"{P}:min_improvement"] = "a lot"
+    refuse(config, "min_improvement must be a number, got 'a lot'")
+
+
+def test_legacy_file_names_name_supported_commodities_and_safe_file_names():
+    config = base_config()
+    config[f"{P}:legacy_file_names"] = {"soybeans": "soybean"}
+    assert dict(settings_from_config(config, stack="dev").workload.legacy_file_names) == {"soybeans": "soybean"}
+    config[f"{P}:legacy_file_names"] = {"oats": "oats"}
+    refuse(config, "legacy_file_names: 'oats' is not a supported commodity (corn, wheat, soybeans)")
+    config[f"{P}:legacy_file_names"] = {"corn": "../corn"}
+    refuse(config, "legacy_file_names.corn must be 1-64 letters, digits, '-' or '_', got '../corn'")

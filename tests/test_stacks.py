@@ -99,6 +99,21 @@ def test_workloads_receive_names_from_resource_outputs(graph):
         assert {"LEGACY_BUCKET", "LEGACY_PREFIX", "PRICES_PREFIX", "MODELS_PREFIX", "PREDICTIONS_PREFIX"} <= set(variables)
 
 
+def test_every_function_is_told_the_workload_settings_the_handlers_read(graph):
+    """The program writes exactly what WorkloadEnvironment.from_env reads, and the handlers accept it."""
+    import os
+    from unittest import mock
+
+    from common.environment import WorkloadEnvironment
+
+    for function in graph.of_type(FUNCTION):
+        variables = function.inputs["environment"]["variables"]
+        assert variables["FORECAST_HORIZON_DAYS"] == "1" and variables["MAX_PRICE_AGE_DAYS"] == "4"
+        with mock.patch.dict(os.environ, {key: str(value) for key, value in variables.items()}):
+            parsed = WorkloadEnvironment.from_env()
+        assert parsed.forecast_horizon_days == 1 and parsed.legacy_key("corn") == "predictions/latest/corn.json"
+
+
 def _policy_statements(graph):
     for policy in graph.of_type("aws:iam/rolePolicy:RolePolicy"):
         for statement in json.loads(policy.inputs["policy"])["Statement"]:

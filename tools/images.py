@@ -61,7 +61,9 @@ def build_command(image: str, architecture: str, *, emulated: bool = False, tag:
         raise ValueError(f"architecture must be one of {', '.join(PLATFORMS)}, got {architecture!r}")
     build_arch = architecture if emulated else host_architecture()
     return [
-        "docker", "build", "--network", "host", "--platform", PLATFORMS[architecture],
+        # No --platform: the legacy builder would then refuse COPY --from a stage of another platform. The
+        # stand-in base is one tag per architecture, so BASE_IMAGE alone fixes the image's platform.
+        "docker", "build", "--network", "host",
         "--build-arg", f"BASE_IMAGE={base_image(architecture)}",
         "--build-arg", f"DEPS_IMAGE={base_image(build_arch)}",
         "--build-arg", f"BUILDPLATFORM={PLATFORMS[build_arch]}",
@@ -71,12 +73,17 @@ def build_command(image: str, architecture: str, *, emulated: bool = False, tag:
     ]
 
 
+def build_environment() -> dict[str, str]:
+    """Docker's legacy builder, given BuildKit's platform arguments explicitly (Debian's docker.io has no buildx)."""
+    return {**os.environ, "DOCKER_BUILDKIT": "0"}
+
+
 def build(image: str, architecture: str, *, emulated: bool = False, tag: str | None = None) -> str:
     """Build and tag one image; raises with Docker's output when the build fails."""
     tag = tag or local_tag(image, architecture)
     completed = subprocess.run(
         build_command(image, architecture, emulated=emulated, tag=tag),
-        capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        capture_output=True, text=True, env=build_environment(),
     )
     if completed.returncode != 0:
         raise RuntimeError(
@@ -91,6 +98,19 @@ def image_architecture(tag: str) -> str:
         ["docker", "image", "inspect", "-f", "{{.Architecture}}", tag], capture_output=True, text=True, check=True
     ).stdout.strip()
     return {"amd64": "x86_64", "arm64": "arm64"}[arch]
+
+
+def largest_entries(tag: str, count: int = 8) -> list[tuple[str, float]]:
+    """The largest entries of the image's task root, in MB (10^6 bytes), largest first."""
+    out = subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "sh", tag, "-c", "du -sk /var/task/* | sort -rn"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    entries = []
+    for line in out.splitlines()[:count]:
+        kilobytes, path = line.split(maxsplit=1)
+        entries.append((path.removeprefix("/var/task/"), int(kilobytes) * 1024 / 1e6))
+    return entries
 
 
 def free_port() -> int:
@@ -119,8 +139,12 @@ class Invocation:
 class LambdaContainer:
     """One running container of a Lambda image, invoked over HTTP until `stop()`."""
 
-    def __init__(self, tag: str, *, environment: Mapping[str, str] = {}, port: int | None = None, name: str | None = None):
+    def __init__(
+        self, tag: str, *, environment: Mapping[str, str] = {}, port: int | None = None, name: str | None = None,
+        labels: Mapping[str, str] = {},
+    ):
         self.tag = tag
+        self.labels = dict(labels)
         self.port = port or free_port()
         self.api_port = free_port()
         self.name = name or f"{LOCAL_REPOSITORY}-{uuid.uuid4().hex[:10]}"
@@ -132,6 +156,7 @@ class LambdaContainer:
             ["docker", "image", "inspect", "-f", "{{json .Config.Cmd}}", self.tag], capture_output=True, text=True, check=True
         ).stdout)[0]
         env_args = [part for key, value in self.environment.items() for part in ("-e", f"{key}={value}")]
+        env_args += [part for key, value in self.labels.items() for part in ("--label", f"{key}={value}")]
         command = [
             "docker", "run", "-d", "--rm", "--name", self.name, "--network", "host", "-e", f"_HANDLER={handler}",
             *env_args, "--entrypoint", RIE, self.tag,

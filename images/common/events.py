@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from common.errors import InvalidEvent, UnknownCommodity
-from common.schema import COMMODITIES
+from common.contract import COMMODITIES
 
 
 def now_utc() -> datetime:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-HORIZON = 5
-"""Trading days ahead the model forecasts (one week)."""
+from common.contract import FORECAST_HORIZON_DAYS
+
+DEFAULT_HORIZON = int(FORECAST_HORIZON_DAYS.default)
+"""Trading days ahead the model forecasts unless the stack says otherwise (FORECAST_HORIZON_DAYS)."""
 RETURN_LAGS = (1, 5, 10, 20)
 MOVING_AVERAGES = (10, 20, 60)
 VOLATILITY_WINDOWS = (10, 20)
@@ -48,11 +50,11 @@ def feature_matrix(dates: np.ndarray, closes: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def horizon_log_return(closes: np.ndarray) -> np.ndarray:
-    """Training target: log(close[t + HORIZON] / close[t]); NaN where the future is not known yet."""
+def horizon_log_return(closes: np.ndarray, horizon: int) -> np.ndarray:
+    """Training target: log(close[t + horizon] / close[t]); NaN where the future is not known yet."""
     log_close = np.log(np.asarray(closes, dtype=np.float64))
     target = np.full_like(log_close, np.nan)
-    target[:-HORIZON] = log_close[HORIZON:] - log_close[:-HORIZON]
+    target[:-horizon] = log_close[horizon:] - log_close[:-horizon]
     return target
 
 

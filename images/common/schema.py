@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from common.errors import InsufficientData, InvalidPrices, StaleData
-
-COMMODITIES = ("corn", "wheat", "soybeans")
 CSV_HEADER = ("date", "commodity", "close")
 
 

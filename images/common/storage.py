@@ -97,6 +97,6 @@ def get_text(s3, bucket: str, key: str) -> str | None:
     return None if body is None else body.decode("utf-8")
 
 
-def put_json(s3, bucket: str, key: str, document: Any) -> None:
-    body = json.dumps(document, indent=2, sort_keys=True).encode()
+def put_json(s3, bucket: str, key: str, document: Any, *, sort_keys: bool = True) -> None:
+    body = json.dumps(document, indent=2, sort_keys=sort_keys).encode()
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")

@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common.contract import MetricNames
 from common.environment import WorkloadEnvironment
 from common.events import PredictionRequest, now_utc
 from predictor import service
@@ -32,26 +33,27 @@ def handler(event, context):
         logger.append_keys(commodity=request.commodity, as_of=request.as_of.isoformat())
         model = service.load_model(s3, env, request.commodity)
         rows = service.recent_prices(s3, env, request)
-        prediction = service.store(dynamodb, env, service.predict(model, rows, request.as_of, now_utc()))
+        now = now_utc()
+        prediction = service.store(dynamodb, env, service.predict(model, rows, request.as_of, now))
         full_key = service.write_full_json(s3, env, prediction)
     except Exception:  # logged with the event's context, then raised unchanged
         logger.exception("prediction failed")
         raise
-    legacy_failed = _write_legacy(env, prediction)
-    metrics.add_dimension(name="commodity", value=request.commodity)
-    metrics.add_metric(name="PredictionsWritten", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="PredictedChangePct", unit=MetricUnit.Percent, value=prediction.change_pct)
-    metrics.add_metric(name="ModelAgeDays", unit=MetricUnit.Count, value=prediction.model_age_days)
-    metrics.add_metric(name="LegacyWriteFailures", unit=MetricUnit.Count, value=int(legacy_failed))
+    legacy_failed = _write_legacy(env, prediction, now)
+    metrics.add_dimension(name=MetricNames.COMMODITY_DIMENSION, value=request.commodity)
+    metrics.add_metric(name=MetricNames.PREDICTIONS_WRITTEN, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=MetricNames.PREDICTED_CHANGE_PCT, unit=MetricUnit.Percent, value=prediction.change_pct)
+    metrics.add_metric(name=MetricNames.MODEL_AGE_DAYS, unit=MetricUnit.Count, value=prediction.model_age_days)
+    metrics.add_metric(name=MetricNames.LEGACY_WRITE_FAILURES, unit=MetricUnit.Count, value=int(legacy_failed))
     logger.info("prediction stored", extra={"prediction": prediction.__dict__, "full_json": full_key})
     return {**prediction.__dict__, "legacy_written": not legacy_failed}
 
 
 @tracer.capture_method
-def _write_legacy(env: WorkloadEnvironment, prediction: service.Prediction) -> bool:
+def _write_legacy(env: WorkloadEnvironment, prediction: service.Prediction, now) -> bool:
     """Write the mobile app's JSON; True when it failed (logged and counted, never raised)."""
     try:
-        service.write_legacy_json(s3, env, prediction)
+        service.write_legacy_json(s3, env, prediction, now)
     except (ClientError, BotoCoreError):
         logger.exception("legacy write failed", extra={"legacy_bucket": env.legacy_bucket})
         return True

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 
@@ -14,8 +14,9 @@ from common import storage
 from common.environment import WorkloadEnvironment
 from common.errors import InsufficientData, ModelChecksumMismatch, ModelIncompatible, ModelNotFound
 from common.events import PredictionRequest
-from common.features import FEATURE_NAMES, HORIZON, LOOKBACK, feature_matrix
+from common.features import FEATURE_NAMES, LOOKBACK, feature_matrix
 from common.schema import PriceRow, validate_history
+from common.trading_calendar import add_trading_days
 from predictor.forest import SUPPORTED_XGBOOST_MAJORS, Forest, UnsupportedModel
 
 HISTORY_CALENDAR_DAYS = 150
@@ -32,6 +33,8 @@ class LoadedModel:
     version: str
     sha256: str
     trained_at: datetime
+    horizon: int
+    """Trading days ahead the model forecasts."""
     forest: Forest
 
 
@@ -43,7 +46,7 @@ class Prediction:
     price_date: str
     """Date of the newest close the forecast starts from."""
     target_date: str
-    """The trading day the forecast is for (HORIZON business days after price_date)."""
+    """The trading day the forecast is for: the model's horizon in exchange trading days after price_date."""
     current_price: float
     predicted_price: float
     change_pct: float
@@ -77,10 +80,12 @@ def load_model(s3, env: WorkloadEnvironment, commodity: str) -> LoadedModel:
     if metadata_text is None:
         raise ModelNotFound(f"{commodity}: metadata {pointer['metadata_key']} does not exist")
     metadata = json.loads(metadata_text)
-    if tuple(metadata.get("features", ())) != FEATURE_NAMES or metadata.get("horizon") != HORIZON:
+    horizon = env.forecast_horizon_days
+    if tuple(metadata.get("features", ())) != FEATURE_NAMES or metadata.get("horizon") != horizon:
         raise ModelIncompatible(
             f"{commodity}: model {pointer['version']} expects features {metadata.get('features')} at horizon "
-            f"{metadata.get('horizon')}; this predictor computes {list(FEATURE_NAMES)} at horizon {HORIZON}"
+            f"{metadata.get('horizon')}; this predictor computes {list(FEATURE_NAMES)} at horizon {horizon} "
+            "(FORECAST_HORIZON_DAYS; retrain after changing it)"
         )
     trained_with = str(metadata.get("libraries", {}).get("xgboost", "unknown"))
     if not trained_with.split(".")[0].isdigit() or int(trained_with.split(".")[0]) not in SUPPORTED_XGBOOST_MAJORS:
@@ -99,6 +104,7 @@ def load_model(s3, env: WorkloadEnvironment, commodity: str) -> LoadedModel:
         version=pointer["version"],
         sha256=actual,
         trained_at=datetime.fromisoformat(metadata["trained_at"]),
+        horizon=horizon,
         forest=forest,
     )
     _MODELS[commodity] = model
@@ -122,7 +128,7 @@ def recent_prices(s3, env: WorkloadEnvironment, request: PredictionRequest) -> l
 
 
 def predict(model: LoadedModel, rows: list[PriceRow], as_of: date, now: datetime) -> Prediction:
-    """Forecast the close HORIZON trading days after the newest row."""
+    """Forecast the close `model.horizon` trading days after the newest row."""
     recent = rows[-(LOOKBACK + 1):]
     dates = np.array([row.date for row in recent], dtype="datetime64[D]")
     closes = np.array([row.close for row in recent], dtype=np.float64)
@@ -137,12 +143,12 @@ def predict(model: LoadedModel, rows: list[PriceRow], as_of: date, now: datetime
     fingerprint = hashlib.sha256(
         "\n".join(f"{row.date.isoformat()},{row.close!r}" for row in recent).encode()
     ).hexdigest()
-    target = np.busday_offset(dates[-1], HORIZON, roll="forward")
+    target = add_trading_days(recent[-1].date, model.horizon)
     return Prediction(
         commodity=model.commodity,
         effective_date=as_of.isoformat(),
         price_date=recent[-1].date.isoformat(),
-        target_date=str(target),
+        target_date=target.isoformat(),
         current_price=round(current, 4),
         predicted_price=round(predicted, 4),
         change_pct=round(change_pct, 4),
@@ -172,20 +178,30 @@ def write_full_json(s3, env: WorkloadEnvironment, prediction: Prediction) -> str
     return key
 
 
-def legacy_document(prediction: Prediction) -> dict:
-    """The mobile app's format, unchanged since before this project."""
+LEGACY_KEYS = ("prediction_date", "predicted_price", "current_price", "direction", "timestamp")
+"""The mobile app's document, exactly these keys (README: "The mobile app's feed")."""
+
+
+def legacy_document(prediction: Prediction, written_at: datetime) -> dict:
+    """The mobile app's document, with the replaced pipeline's value domains and formats:
+    `direction` is "UP" when the predicted price is above the current one, else "DOWN"; prices are JSON
+    numbers; `timestamp` is the naive UTC `datetime.isoformat()` of the write (Lambda's clock is UTC),
+    e.g. 2026-11-25T02:00:01.482913. `prediction_date` is the date the predicted price is for: at the
+    default horizon the first trading day after the newest close (the original used the next calendar
+    day, which could be a Saturday). Our richer fields (up/down/flat, model version) stay out of it."""
+    naive_utc = written_at.astimezone(timezone.utc).replace(tzinfo=None)
     return {
         "prediction_date": prediction.target_date,
-        "predicted_price": prediction.predicted_price,
-        "current_price": prediction.current_price,
-        "direction": prediction.direction,
-        "timestamp": prediction.created_at,
+        "predicted_price": float(prediction.predicted_price),
+        "current_price": float(prediction.current_price),
+        "direction": "UP" if prediction.predicted_price - prediction.current_price > 0 else "DOWN",
+        "timestamp": naive_utc.isoformat(),
     }
 
 
-def write_legacy_json(s3, env: WorkloadEnvironment, prediction: Prediction) -> str:
-    key = f"{env.legacy_prefix}{prediction.commodity}.json"
-    storage.put_json(s3, env.legacy_bucket, key, legacy_document(prediction))
+def write_legacy_json(s3, env: WorkloadEnvironment, prediction: Prediction, written_at: datetime) -> str:
+    key = env.legacy_key(prediction.commodity)
+    storage.put_json(s3, env.legacy_bucket, key, legacy_document(prediction, written_at), sort_keys=False)
     return key
 
 

@@ -10,6 +10,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
+from common.contract import MetricNames
 from common.environment import WorkloadEnvironment
 from common.errors import TrainingFailed
 from common.events import TrainingRequest, now_utc
@@ -35,18 +36,21 @@ def handler(event, context):
     for commodity in request.commodities:
         try:
             rows = training.read_history(s3, env, commodity, request.as_of)
-            result = training.train(commodity, rows, as_of=request.as_of, now=now_utc(), min_improvement=env.min_improvement)
+            result = training.train(
+                commodity, rows, as_of=request.as_of, now=now_utc(), min_improvement=env.min_improvement,
+                horizon=env.forecast_horizon_days,
+            )
             summary = training.publish(s3, env, result)
         except Exception as error:  # counted here, raised below once every commodity had its turn
             logger.exception("training failed", extra={"commodity": commodity})
-            _emit(commodity, "TrainingFailures", MetricUnit.Count, 1)
+            _emit(commodity, MetricNames.TRAINING_FAILURES, MetricUnit.Count, 1)
             failures[commodity] = f"{type(error).__name__}: {error}"
             continue
         results.append(summary)
         logger.info("model trained", extra=summary)
-        metrics.add_metric(name="ModelsTrained", unit=MetricUnit.Count, value=1)
-        _emit(commodity, "ModelPromoted", MetricUnit.Count, int(summary["promoted"]))
-        _emit(commodity, "ModelImprovementPct", MetricUnit.Percent, summary["improvement"] * 100)
+        metrics.add_metric(name=MetricNames.MODELS_TRAINED, unit=MetricUnit.Count, value=1)
+        _emit(commodity, MetricNames.MODEL_PROMOTED, MetricUnit.Count, int(summary["promoted"]))
+        _emit(commodity, MetricNames.MODEL_IMPROVEMENT_PCT, MetricUnit.Percent, summary["improvement"] * 100)
     if failures:
         raise TrainingFailed("; ".join(f"{name}: {reason}" for name, reason in failures.items()))
     return {"as_of": request.as_of.isoformat(), "models": results}
@@ -55,4 +59,4 @@ def handler(event, context):
 def _emit(commodity: str, name: str, unit: MetricUnit, value: float) -> None:
     """One metric with its own commodity dimension (one invocation trains several commodities)."""
     with single_metric(name=name, unit=unit, value=value, default_dimensions=metrics.default_dimensions) as metric:
-        metric.add_dimension(name="commodity", value=commodity)
+        metric.add_dimension(name=MetricNames.COMMODITY_DIMENSION, value=commodity)

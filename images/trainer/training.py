@@ -20,7 +20,7 @@ from sklearn.model_selection import TimeSeriesSplit
 
 from common import storage
 from common.environment import WorkloadEnvironment
-from common.features import FEATURE_NAMES, HORIZON, LOOKBACK, feature_matrix, horizon_log_return
+from common.features import DEFAULT_HORIZON, FEATURE_NAMES, LOOKBACK, feature_matrix, horizon_log_return
 from common.schema import PriceRow, validate_history
 
 HOLDOUT_ROWS = 250
@@ -48,26 +48,29 @@ class TrainingResult:
         return bool(self.metadata["metrics"]["beats_naive"])
 
 
-def train(commodity: str, rows: list[PriceRow], *, as_of: date, now: datetime, min_improvement: float) -> TrainingResult:
-    """Select, fit and score a model on `rows` (validated history up to `as_of`)."""
+def train(
+    commodity: str, rows: list[PriceRow], *, as_of: date, now: datetime, min_improvement: float, horizon: int = DEFAULT_HORIZON,
+) -> TrainingResult:
+    """Select, fit and score a model forecasting `horizon` trading days ahead on `rows` (validated history
+    up to `as_of`)."""
     validate_history(
         rows, commodity=commodity, as_of=as_of, max_age_days=None,
-        min_rows=LOOKBACK + MIN_TRAINING_ROWS + HOLDOUT_ROWS + 2 * HORIZON,
+        min_rows=LOOKBACK + MIN_TRAINING_ROWS + HOLDOUT_ROWS + 2 * horizon,
     )
     frame = pd.DataFrame({"date": pd.to_datetime([r.date for r in rows]), "close": [r.close for r in rows]})
     dates = frame["date"].to_numpy(dtype="datetime64[D]")
     closes = frame["close"].to_numpy(dtype=np.float64)
     features = feature_matrix(dates, closes)
-    target = horizon_log_return(closes)
+    target = horizon_log_return(closes, horizon)
     usable = np.flatnonzero(~np.isnan(features).any(axis=1) & ~np.isnan(target))
     holdout = usable[-HOLDOUT_ROWS:]
-    # The gap keeps training targets (which look HORIZON rows ahead) out of the held-out window.
-    training = usable[usable < holdout[0] - HORIZON]
+    # The gap keeps training targets (which look `horizon` rows ahead) out of the held-out window.
+    training = usable[usable < holdout[0] - horizon]
 
-    params = _select_params(features[training], target[training])
+    params = _select_params(features[training], target[training], horizon)
     candidate = _fit(params, features[training], target[training])
     predicted = closes[holdout] * np.exp(candidate.predict(features[holdout]))
-    actual = closes[holdout + HORIZON]
+    actual = closes[holdout + horizon]
     naive = closes[holdout]
     metrics = {
         "model_mae": float(mean_absolute_error(actual, predicted)),
@@ -86,7 +89,7 @@ def train(commodity: str, rows: list[PriceRow], *, as_of: date, now: datetime, m
     backtest = pd.DataFrame({
         "date": frame["date"].iloc[holdout].dt.date.astype(str).to_numpy(),
         "close": naive,
-        "target_date": frame["date"].iloc[holdout + HORIZON].dt.date.astype(str).to_numpy(),
+        "target_date": frame["date"].iloc[holdout + horizon].dt.date.astype(str).to_numpy(),
         "actual": actual,
         "predicted": np.round(predicted, 4),
         "naive": naive,
@@ -97,9 +100,9 @@ def train(commodity: str, rows: list[PriceRow], *, as_of: date, now: datetime, m
         "trained_at": now.isoformat(timespec="seconds"),
         "as_of": as_of.isoformat(),
         "features": list(FEATURE_NAMES),
-        "horizon": HORIZON,
+        "horizon": horizon,
         "lookback": LOOKBACK,
-        "target": f"log(close[t+{HORIZON}] / close[t])",
+        "target": f"log(close[t+{horizon}] / close[t])",
         "params": params,
         "training_window": _window(dates, training),
         "holdout_window": _window(dates, holdout),
@@ -154,9 +157,9 @@ def read_history(s3, env: WorkloadEnvironment, commodity: str, as_of: date) -> l
     return rows
 
 
-def _select_params(features: np.ndarray, target: np.ndarray) -> dict[str, Any]:
+def _select_params(features: np.ndarray, target: np.ndarray, horizon: int) -> dict[str, Any]:
     """The candidate with the lowest mean absolute error across time-ordered folds."""
-    folds = TimeSeriesSplit(n_splits=4, gap=HORIZON)
+    folds = TimeSeriesSplit(n_splits=4, gap=horizon)
     scores = []
     for params in CANDIDATES:
         errors = [

@@ -7,22 +7,17 @@ and table. Models are trained once per session (in memory) and published per tes
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "images"))
-
-from common.events import today_utc  # noqa: E402
-from common.schema import COMMODITIES  # noqa: E402
-from common.environment import WorkloadEnvironment  # noqa: E402
-from demo.emulator import Emulator, create_data_plane, handler_environment, seed_prices  # noqa: E402
-from demo.prices import generate  # noqa: E402
+from common.environment import WorkloadEnvironment
+from common.events import today_utc
+from common.contract import COMMODITIES
+from demo.emulator import Emulator, create_data_plane, handler_environment, seed_prices
+from demo.prices import generate
 
 NAMES = WorkloadEnvironment(
     data_bucket="test-data",

@@ -9,7 +9,8 @@ import pytest
 
 from common.errors import InsufficientData, InvalidPrices, StaleData
 from common.schema import PriceRow, parse_csv, to_csv, validate_history
-from demo.prices import MARKETS, generate, trading_days, us_exchange_holidays
+from common.trading_calendar import trading_days, us_exchange_holidays
+from demo.prices import MARKETS, generate
 
 END = date(2026, 11, 20)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.features import FEATURE_NAMES, HORIZON, LOOKBACK, feature_matrix, horizon_log_return
+from common.features import DEFAULT_HORIZON, FEATURE_NAMES, LOOKBACK, feature_matrix, horizon_log_return
 from demo.prices import generate
 
 
@@ -55,9 +55,9 @@ def test_serving_window_gives_exactly_the_training_features(history):
 
 def test_target_looks_exactly_horizon_rows_ahead(history):
     _, closes = history
-    target = horizon_log_return(closes)
-    assert np.isnan(target[-HORIZON:]).all()
-    assert target[10] == pytest.approx(np.log(closes[10 + HORIZON] / closes[10]))
+    target = horizon_log_return(closes, DEFAULT_HORIZON)
+    assert np.isnan(target[-DEFAULT_HORIZON:]).all()
+    assert target[10] == pytest.approx(np.log(closes[10 + DEFAULT_HORIZON] / closes[10]))
 
 
 def test_refuses_mismatched_inputs():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from common.features import feature_matrix, horizon_log_return
+from common.features import DEFAULT_HORIZON, feature_matrix, horizon_log_return
 from demo.prices import generate
 from predictor.forest import Forest, UnsupportedModel
 from tests.images.conftest import MODEL_AS_OF
@@ -22,7 +22,7 @@ def held_out(commodity: str, today):
     dates = np.array([r.date for r in rows], dtype="datetime64[D]")
     closes = np.array([r.close for r in rows])
     features = feature_matrix(dates, closes)
-    usable = np.flatnonzero(~np.isnan(features).any(axis=1) & ~np.isnan(horizon_log_return(closes)))
+    usable = np.flatnonzero(~np.isnan(features).any(axis=1) & ~np.isnan(horizon_log_return(closes, DEFAULT_HORIZON)))
     return features[usable[-250:]]
 
 

@@ -51,8 +51,7 @@ def test_scheduled_run_stores_prediction_everywhere(published, predictor, contex
     assert legacy["predicted_price"] == result["predicted_price"]
     assert legacy["current_price"] == result["current_price"]
     assert legacy["prediction_date"] == result["target_date"]
-    expected_direction = "up" if result["change_pct"] >= 0.1 else "down" if result["change_pct"] <= -0.1 else "flat"
-    assert legacy["direction"] == expected_direction
+    assert legacy["direction"] == ("UP" if result["predicted_price"] > result["current_price"] else "DOWN")
 
     blobs = emitted_metrics(capfd.readouterr().out)
     assert metric_value(blobs, "PredictionsWritten", commodity=commodity) == 1

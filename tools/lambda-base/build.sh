@@ -66,7 +66,8 @@ build_one() {
   fi
   local rootfs tarball
   rootfs="$(mktemp -d "$CACHE_DIR/rootfs-$arch.XXXXXX")"
-  tarball="$rootfs.tar"
+  rm -rf "$CACHE_DIR/context-$arch" && mkdir -p "$CACHE_DIR/context-$arch"
+  tarball="$CACHE_DIR/context-$arch/rootfs.tar"
   tar -C "$rootfs" -xf "$debian"
   # Lambda's base image lets `pip install --target` write anywhere; Debian's PEP 668 marker would refuse.
   rm -f "$rootfs"/usr/lib/python3*/EXTERNALLY-MANAGED
@@ -82,18 +83,24 @@ build_one() {
   install -m 0755 "$HERE/aws-lambda-rie" "$rootfs/usr/local/bin/aws-lambda-rie"
   tar -C "$rootfs" -cf "$tarball" .
   rm -rf "$rootfs"
-  docker import --platform "$platform" \
-    --change "ENV LAMBDA_TASK_ROOT=/var/task" \
-    --change "ENV LAMBDA_RUNTIME_DIR=/var/runtime" \
-    --change "ENV LANG=C.UTF-8" \
-    --change "ENV TZ=:/etc/localtime" \
-    --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    --change "WORKDIR /var/task" \
-    --change "EXPOSE 8080" \
-    --change 'ENTRYPOINT ["/lambda-entrypoint.sh"]' \
-    --change "LABEL org.commodity-forecasts.standin=$RECIPE_HASH" \
-    "$tarball" "$image" >/dev/null
-  rm -f "$tarball"
+  # `docker build --platform` from scratch records the architecture in the image config (`docker import`
+  # on a non-experimental daemon would record the host's), so images built on this base report it too.
+  cat >"$rootfs.Dockerfile" <<DOCKERFILE
+FROM scratch
+ADD $(basename "$tarball") /
+ENV LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime LANG=C.UTF-8 TZ=:/etc/localtime \\
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+WORKDIR /var/task
+EXPOSE 8080
+ENTRYPOINT ["/lambda-entrypoint.sh"]
+LABEL org.commodity-forecasts.standin=$RECIPE_HASH
+DOCKERFILE
+  if ! DOCKER_BUILDKIT=0 docker build --quiet --platform "$platform" -t "$image" -f "$rootfs.Dockerfile" \
+      "$CACHE_DIR/context-$arch" >"$CACHE_DIR/build-$arch.log" 2>&1; then
+    cat "$CACHE_DIR/build-$arch.log" >&2
+    return 1
+  fi
+  rm -rf "$tarball" "$rootfs.Dockerfile" "$CACHE_DIR/context-$arch"
   echo "built stand-in $image ($RECIPE_HASH)"
 }
 

@@ -1,0 +1,79 @@
+"""arm64 image builds on this machine, two ways: the dependency stage on the build platform installing
+wheels for arm64 (what every build does), against the whole build emulated under qemu. Both from an
+empty layer cache; the two images must hold the same files. Run: `python -m bench.builds`."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import tarfile
+import time
+
+from tools import images
+
+ARCHITECTURE = "arm64"
+
+
+def file_list(tag: str) -> list[str]:
+    """Every path in the image's filesystem, from `docker export` (no emulation needed)."""
+    container = subprocess.run(["docker", "create", tag], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        exported = subprocess.run(["docker", "export", container], capture_output=True, check=True).stdout
+    finally:
+        subprocess.run(["docker", "rm", container], capture_output=True)
+    with tarfile.open(fileobj=io.BytesIO(exported)) as archive:
+        return sorted(member.name for member in archive.getmembers())
+
+
+def timed_build(image: str, *, emulated: bool) -> tuple[str, float]:
+    tag = f"{images.LOCAL_REPOSITORY}/bench-{image}:{ARCHITECTURE}-{'emulated' if emulated else 'cross'}"
+    command = images.build_command(image, ARCHITECTURE, emulated=emulated, tag=tag)
+    command.insert(2, "--no-cache")
+    started = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True, env=images.build_environment())
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(f"building {tag} failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
+    return tag, seconds
+
+
+def measure(names: tuple[str, ...] = images.IMAGES) -> dict[str, dict]:
+    results = {}
+    for image in names:
+        cross_tag, cross = timed_build(image, emulated=False)
+        emulated_tag, emulated = timed_build(image, emulated=True)
+        cross_files, emulated_files = file_list(cross_tag), file_list(emulated_tag)
+        results[image] = {
+            "cross_s": cross,
+            "emulated_s": emulated,
+            "ratio": cross / emulated,
+            "same_files": cross_files == emulated_files,
+            "files": len(cross_files),
+            "only_cross": sorted(set(cross_files) - set(emulated_files))[:5],
+            "only_emulated": sorted(set(emulated_files) - set(cross_files))[:5],
+        }
+    return results
+
+
+def report(results: dict[str, dict]) -> str:
+    lines = [
+        "| arm64 image | cross-stage build s | fully emulated build s | cross / emulated | same file list |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for image, r in results.items():
+        same = f"yes ({r['files']} paths)" if r["same_files"] else f"no: only cross {r['only_cross']}, only emulated {r['only_emulated']}"
+        lines.append(f"| {image} | {r['cross_s']:.0f} | {r['emulated_s']:.0f} | {r['ratio']:.2f}x | {same} |")
+    lines.append("")
+    lines.append("Both from an empty layer cache on the vfs storage driver; target: cross-stage <= 0.3x of fully emulated.")
+    return "\n".join(lines)
+
+
+def met(results: dict[str, dict]) -> bool:
+    return all(r["ratio"] <= 0.3 and r["same_files"] for r in results.values())
+
+
+if __name__ == "__main__":
+    outcome = measure()
+    print(report(outcome))
+    sys.exit(0 if met(outcome) else 1)

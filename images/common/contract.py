@@ -1,0 +1,110 @@
+"""The contract between the stack and the workloads, defined once and imported by both halves.
+
+The Pulumi program (components/, __main__.py) injects these names and values into every function; the
+workloads (common/, predictor/, trainer/) read them; the demo, the benchmarks and the tests use them too.
+Dependency-free on purpose: it is imported by the program, which never imports workload code, and it
+ships inside every image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COMMODITIES = ("corn", "wheat", "soybeans")
+"""What this deployment forecasts: a predictor's `event.commodity` must be one of these."""
+
+# The data bucket's layout (see common/storage.py).
+PRICES_PREFIX = "prices/"
+MODELS_PREFIX = "models/"
+PREDICTIONS_PREFIX = "predictions/"
+LEGACY_PREFIX = "predictions/latest/"
+"""Default prefix of the mobile app's documents in its own bucket."""
+
+
+class Env:
+    """Names of the environment variables a function receives."""
+
+    DATA_BUCKET = "DATA_BUCKET"
+    PREDICTIONS_TABLE = "PREDICTIONS_TABLE"
+    LEGACY_BUCKET = "LEGACY_BUCKET"
+    LEGACY_PREFIX = "LEGACY_PREFIX"
+    LEGACY_FILE_NAMES = "LEGACY_FILE_NAMES"
+    PRICES_PREFIX = "PRICES_PREFIX"
+    MODELS_PREFIX = "MODELS_PREFIX"
+    PREDICTIONS_PREFIX = "PREDICTIONS_PREFIX"
+    MAX_PRICE_AGE_DAYS = "MAX_PRICE_AGE_DAYS"
+    MIN_IMPROVEMENT = "MIN_IMPROVEMENT"
+    FORECAST_HORIZON_DAYS = "FORECAST_HORIZON_DAYS"
+    SERVICE = "POWERTOOLS_SERVICE_NAME"
+    METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A workload setting with its range, checked by the stack settings and again by the handler."""
+
+    name: str
+    default: float
+    minimum: float
+    maximum: float
+    description: str
+
+    def check(self, value: float, *, where: str) -> float:
+        if not self.minimum <= value <= self.maximum:
+            raise ValueError(f"{where} must be between {self.minimum:g} and {self.maximum:g}, got {value:g}")
+        return value
+
+
+FORECAST_HORIZON_DAYS = Knob(
+    "forecast_horizon_days", 1, 1, 20,
+    "Trading days ahead the trainer trains and the predictor serves; 1 is the next trading day, what the "
+    "replaced pipeline forecast and the mobile app shows.",
+)
+MAX_PRICE_AGE_DAYS = Knob(
+    "max_price_age_days", 4, 1, 30, "The newest price may be at most this many days older than the run date (a weekend plus a holiday).",
+)
+MIN_IMPROVEMENT = Knob(
+    "min_improvement", 0.0, 0.0, 1.0, "Fraction by which a model's MAE must beat the naive forecast's to be promoted.",
+)
+
+
+class MetricNames:
+    """The workloads' business metrics (CloudWatch embedded metric format, one namespace)."""
+
+    NAMESPACE = "CommodityForecasts"
+    COMMODITY_DIMENSION = "commodity"
+    SERVICE_DIMENSION = "service"
+    """Powertools adds it to every metric: the function's physical name."""
+    PREDICTIONS_WRITTEN = "PredictionsWritten"
+    PREDICTED_CHANGE_PCT = "PredictedChangePct"
+    MODEL_AGE_DAYS = "ModelAgeDays"
+    LEGACY_WRITE_FAILURES = "LegacyWriteFailures"
+    MODELS_TRAINED = "ModelsTrained"
+    MODEL_PROMOTED = "ModelPromoted"
+    MODEL_IMPROVEMENT_PCT = "ModelImprovementPct"
+    TRAINING_FAILURES = "TrainingFailures"
+
+
+@dataclass(frozen=True)
+class AccessProfile:
+    """What one image's code touches: the stack grants exactly this and nothing more."""
+
+    read_prefixes: tuple[str, ...] = ()
+    write_prefixes: tuple[str, ...] = ()
+    table_actions: tuple[str, ...] = ()
+    legacy_write: bool = False
+    emits_business_metrics: bool = False
+    """Emits PredictionsWritten and ModelAgeDays per commodity (missed-run and model-age alarms)."""
+
+
+ACCESS = {
+    "predictor": AccessProfile(
+        read_prefixes=(MODELS_PREFIX, PRICES_PREFIX),
+        write_prefixes=(PREDICTIONS_PREFIX,),
+        table_actions=("dynamodb:GetItem", "dynamodb:PutItem"),
+        legacy_write=True,
+        emits_business_metrics=True,
+    ),
+    "trainer": AccessProfile(read_prefixes=(PRICES_PREFIX,), write_prefixes=(MODELS_PREFIX,)),
+}
+"""Per image (see predictor/service.py and trainer/training.py)."""
