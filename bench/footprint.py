@@ -6,13 +6,14 @@ from __future__ import annotations
 import sys
 
 from bench import images
+from tools.images import added_megabytes, largest_entries
 
 
 def measure() -> dict:
     built = [images.ours("predictor"), images.ours("trainer"), images.baseline()]
     results = {}
     for image in built:
-        results[image.label] = {"added_mb": images.added_megabytes(image.tag), "top": images.top_packages(image.tag)}
+        results[image.label] = {"added_mb": added_megabytes(image.tag), "top": largest_entries(image.tag)}
     results["ratio"] = results["predictor"]["added_mb"] / results["baseline"]["added_mb"]
     return results
 

@@ -35,18 +35,3 @@ def baseline() -> BuiltImage:
     if completed.returncode != 0:
         raise RuntimeError(f"building the baseline failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
     return BuiltImage("baseline", tag, architecture)
-
-
-def size_bytes(tag: str) -> int:
-    out = subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", tag], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip())
-
-
-def added_megabytes(tag: str) -> float:
-    """What the image adds over the Lambda base image of its architecture, in MB (10^6 bytes)."""
-    return (size_bytes(tag) - size_bytes(local.base_image(local.image_architecture(tag)))) / 1e6
-
-
-def top_packages(tag: str, count: int = 8) -> list[tuple[str, float]]:
-    """The largest entries of the task root, in MB."""
-    return local.largest_entries(tag, count)

@@ -11,6 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from components.settings import stack_config
+from tests.conftest import run_program
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (3, 30, 300)
 COMMODITIES = ("corn", "wheat", "soybeans")
@@ -18,9 +21,6 @@ COMMODITIES = ("corn", "wheat", "soybeans")
 
 def config_for(count: int) -> dict[str, str]:
     """The dev stack with `count` scheduled predictor functions, each at its own minute of the day."""
-    sys.path.insert(0, str(ROOT))
-    from components.settings import stack_config
-
     config = stack_config(ROOT, "dev")
     functions = [
         {
@@ -37,9 +37,6 @@ def config_for(count: int) -> dict[str, str]:
 
 
 def child(count: int) -> dict:
-    sys.path.insert(0, str(ROOT))
-    from tests.conftest import run_program
-
     config = config_for(count)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()

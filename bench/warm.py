@@ -18,8 +18,7 @@ from tools.images import LambdaContainer
 
 ITERATIONS = 300
 OURS = r"""
-import json, sys, time
-sys.path.insert(0, {code!r})
+import json, time
 import botocore.session
 from common.environment import WorkloadEnvironment
 from common.events import PredictionRequest, now_utc
@@ -38,8 +37,7 @@ for _ in range({iterations}):
 print("BENCH " + json.dumps(times))
 """
 BASELINE = r"""
-import io, json, sys, time
-sys.path.insert(0, {code!r})
+import io, json, time
 import pandas as pd
 import handler
 event = {event!r}
@@ -71,13 +69,14 @@ def _parse(completed: subprocess.CompletedProcess, label: str) -> dict[str, floa
 def host(w: World) -> dict[str, dict[str, float]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))} | w.environment
     runs = {
-        "ours (host)": (python_for(ROOT / "images" / "predictor" / "requirements.txt", "predictor"),
-                        OURS.format(code=str(ROOT / "images"), event=w.ours_event, iterations=ITERATIONS)),
+        "ours (host)": (python_for(ROOT / "images" / "predictor" / "requirements.txt", "predictor"), ROOT / "images",
+                        OURS.format(event=w.ours_event, iterations=ITERATIONS)),
         "baseline (host)": (python_for(ROOT / "bench" / "baseline" / "requirements.txt", "baseline", require_hashes=False),
-                            BASELINE.format(code=str(ROOT / "bench" / "baseline"), event=w.baseline_event, iterations=ITERATIONS)),
+                            ROOT / "bench" / "baseline", BASELINE.format(event=w.baseline_event, iterations=ITERATIONS)),
     }
-    return {label: _parse(subprocess.run([str(python), "-I", "-c", script], capture_output=True, text=True, env=env), label)
-            for label, (python, script) in runs.items()}
+    # Each venv holds only its image's packages; the code comes from PYTHONPATH, as LAMBDA_TASK_ROOT would give it.
+    return {label: _parse(subprocess.run([str(python), "-s", "-c", script], capture_output=True, text=True, env=env | {"PYTHONPATH": str(code)}), label)
+            for label, (python, code, script) in runs.items()}
 
 
 def containers(w: World, invocations: int = 40) -> dict[str, dict[str, float]]:

@@ -100,6 +100,14 @@ def image_architecture(tag: str) -> str:
     return {"amd64": "x86_64", "arm64": "arm64"}[arch]
 
 
+def added_megabytes(tag: str) -> float:
+    """What an image adds over the stand-in base of its architecture, in MB (10^6 bytes)."""
+    def size(ref: str) -> int:
+        return int(subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", ref], capture_output=True, text=True, check=True).stdout)
+
+    return (size(tag) - size(base_image(image_architecture(tag)))) / 1e6
+
+
 def largest_entries(tag: str, count: int = 8) -> list[tuple[str, float]]:
     """The largest entries of the image's task root, in MB (10^6 bytes), largest first."""
     out = subprocess.run(

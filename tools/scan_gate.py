@@ -20,10 +20,9 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Iterable, TextIO
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from components.settings import SEVERITIES, AllowedFinding, ScanGateSettings, settings_from_config, stack_config
 
-from components.settings import SEVERITIES, AllowedFinding, ScanGateSettings, settings_from_config, stack_config  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 _IMAGE_URI = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([a-z0-9._/-]+)@(sha256:[0-9a-f]{64})$")
 _DONE = {"COMPLETE", "ACTIVE"}

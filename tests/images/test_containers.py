@@ -91,6 +91,20 @@ def test_image_is_one_architecture_runs_its_handler_and_holds_no_tests_or_build_
     assert compiled.strip(), f"{tag}: dependencies were installed without compiled bytecode"
 
 
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+@pytest.mark.parametrize("image", images.IMAGES)
+def test_image_stays_within_the_size_budget_it_declares(built, image, architecture):
+    tag = built[(image, architecture)]
+    budget = subprocess.run(
+        ["docker", "image", "inspect", "-f", '{{ index .Config.Labels "org.commodity-forecasts.size-budget-mb" }}', tag],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert budget.isdigit(), f"{image}/Dockerfile must declare LABEL org.commodity-forecasts.size-budget-mb"
+    added = images.added_megabytes(tag)
+    largest = ", ".join(f"{name} {mb:.1f} MB" for name, mb in images.largest_entries(tag, 6))
+    assert added <= int(budget), f"{tag} adds {added:.1f} MB over its base, budget {budget} MB; largest: {largest}"
+
+
 def test_predictor_image_has_no_training_libraries(built):
     present = set(inspect_files(built[("predictor", "arm64")], "ls", "/var/task").split())
     assert {"numpy", "common", "predictor"} <= present

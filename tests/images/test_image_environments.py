@@ -43,7 +43,7 @@ def run_handler(image: str, handler: str, event: dict) -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env["PYTHONPATH"] = str(ROOT / "images")
     completed = subprocess.run(
-        [str(python), "-I", "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'images')!r})\n" + INVOKE, handler, json.dumps(event)],
+        [str(python), "-s", "-c", INVOKE, handler, json.dumps(event)],
         capture_output=True, text=True, env=env, cwd=str(ROOT / "images"),
     )
     assert completed.returncode == 0, f"{image} handler failed in its own environment:\n{completed.stderr[-4000:]}"
