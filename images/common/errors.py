@@ -30,6 +30,10 @@ class ModelIncompatible(WorkloadError):
     """The model was trained on features this code does not compute."""
 
 
+class ObjectConflict(WorkloadError):
+    """A write-once object already exists with other contents; it was left as it was."""
+
+
 class PricesNotFound(WorkloadError):
     """No price history exists for the commodity."""
 

@@ -1,9 +1,10 @@
 """The data bucket's layout and the reads and writes both workloads make.
 
     <prices_prefix><commodity>/<YYYY>.csv                 price history, one file per year
-    <models_prefix><commodity>/<YYYY-MM-DD>/model.ubj     XGBoost native (UBJSON) model
-    <models_prefix><commodity>/<YYYY-MM-DD>/metadata.json features, windows, metrics, versions, sha256
-    <models_prefix><commodity>/<YYYY-MM-DD>/backtest.csv  held-out predictions next to actuals
+    <models_prefix><commodity>/<version>/model.ubj        XGBoost native (UBJSON) model, written once
+    <models_prefix><commodity>/<version>/metadata.json    features, windows, metrics, versions, sha256, written once
+    <models_prefix><commodity>/<version>/backtest.csv     held-out predictions next to actuals, written once
+                                                          (<version> = <as_of>-<first 12 hex of the model's sha256>)
     <models_prefix><commodity>/latest.json                pointer to the promoted model
     <predictions_prefix><commodity>/<YYYY-MM-DD>.json     full prediction per effective date
 """
@@ -16,10 +17,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from common.errors import ModelNotFound, PricesNotFound
+from common.errors import ModelNotFound, ObjectConflict, PricesNotFound
 from common.schema import PriceRow, parse_csv
 
 _MISSING = ("NoSuchKey", "404", "NotFound")
+_EXISTS = ("PreconditionFailed", "412", "ConditionalRequestConflict")
+"""S3's answers to a conditional create of a key that exists (or is being created concurrently)."""
 
 
 def price_key(prices_prefix: str, commodity: str, year: int) -> str:
@@ -97,6 +100,24 @@ def get_text(s3, bucket: str, key: str) -> str | None:
     return None if body is None else body.decode("utf-8")
 
 
+def json_bytes(document: Any, *, sort_keys: bool = True) -> bytes:
+    return json.dumps(document, indent=2, sort_keys=sort_keys).encode()
+
+
 def put_json(s3, bucket: str, key: str, document: Any, *, sort_keys: bool = True) -> None:
-    body = json.dumps(document, indent=2, sort_keys=sort_keys).encode()
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    s3.put_object(Bucket=bucket, Key=key, Body=json_bytes(document, sort_keys=sort_keys), ContentType="application/json")
+
+
+def put_once(s3, bucket: str, key: str, body: bytes, content_type: str, *, same_bytes_required: bool = False) -> bool:
+    """Create an object that must never change (`If-None-Match: *`). True when this call wrote it; False
+    when it already existed (a retry). With `same_bytes_required`, an existing object with other bytes
+    is an error naming bucket and key (it cannot happen for content-addressed keys unless tampered with)."""
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*")
+        return True
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in _EXISTS:
+            raise
+    if same_bytes_required and get_bytes(s3, bucket, key) != body:
+        raise ObjectConflict(f"s3://{bucket}/{key} already exists with other contents; it is write-once and was left unchanged")
+    return False

@@ -85,7 +85,10 @@ def train(
     # Scored as above; the published model is the same configuration refit on every known target.
     final = _fit(params, features[usable], target[usable])
     model = bytes(final.get_booster().save_raw("ubj"))
-    version = as_of.isoformat()
+    # A version names exactly these bytes: a re-run for the same date on other data gets a folder of its
+    # own, so nothing a pointer references is ever overwritten (an identical retry writes the same key).
+    model_sha256 = hashlib.sha256(model).hexdigest()
+    version = f"{as_of.isoformat()}-{model_sha256[:12]}"
     backtest = pd.DataFrame({
         "date": frame["date"].iloc[holdout].dt.date.astype(str).to_numpy(),
         "close": naive,
@@ -115,23 +118,24 @@ def train(
             "pandas": pd.__version__,
             "scikit-learn": sklearn.__version__,
         },
-        "model_sha256": hashlib.sha256(model).hexdigest(),
+        "model_sha256": model_sha256,
         "model_format": "xgboost-ubj",
     }
     return TrainingResult(commodity, version, model, metadata, backtest)
 
 
 def publish(s3, env: WorkloadEnvironment, result: TrainingResult) -> dict[str, Any]:
-    """Write model, metadata and backtest; move `latest.json` only when the model beats the naive
-    forecast. The pointer is written last, so it never names an object that is not there yet."""
+    """Write model, backtest and metadata once each (S3 conditional writes: an object that exists is never
+    replaced), then move `latest.json` only when the model beats the naive forecast. The pointer is
+    written last, so a crash at any step leaves it naming a complete, unchanged model."""
     folder = storage.model_folder(env.models_prefix, result.commodity, result.version)
     model_key, metadata_key, backtest_key = f"{folder}model.ubj", f"{folder}metadata.json", f"{folder}backtest.csv"
     metadata = {**result.metadata, "model_key": model_key, "promoted": result.beats_naive}
-    s3.put_object(Bucket=env.data_bucket, Key=model_key, Body=result.model, ContentType="application/octet-stream")
+    storage.put_once(s3, env.data_bucket, model_key, result.model, "application/octet-stream", same_bytes_required=True)
     buffer = io.StringIO()
     result.backtest.to_csv(buffer, index=False)
-    s3.put_object(Bucket=env.data_bucket, Key=backtest_key, Body=buffer.getvalue().encode(), ContentType="text/csv")
-    storage.put_json(s3, env.data_bucket, metadata_key, metadata)
+    storage.put_once(s3, env.data_bucket, backtest_key, buffer.getvalue().encode(), "text/csv")
+    storage.put_once(s3, env.data_bucket, metadata_key, storage.json_bytes(metadata), "application/json")
     pointer = {
         "version": result.version,
         "model_key": model_key,

@@ -58,7 +58,8 @@ def test_trains_publishes_and_promotes_every_commodity(seeded, trainer, context,
     blobs = emitted_metrics(capfd.readouterr().out)
     for summary in result["models"]:
         commodity = summary["commodity"]
-        folder = f"models/{commodity}/{MODEL_AS_OF.isoformat()}/"
+        assert summary["version"].startswith(f"{MODEL_AS_OF.isoformat()}-")
+        folder = f"models/{commodity}/{summary['version']}/"
         model = s3_body(seeded, folder + "model.ubj")
         metadata = get_json(seeded, NAMES.data_bucket, folder + "metadata.json")
         pointer = get_json(seeded, NAMES.data_bucket, f"models/{commodity}/latest.json")
@@ -120,7 +121,7 @@ def test_refuses_to_promote_a_model_that_loses_to_the_naive_forecast(plane, trai
     assert get_json(plane, NAMES.data_bucket, "models/corn/latest.json") == pointer_before, (
         "latest.json must not move to a model that loses to the naive forecast"
     )
-    metadata = get_json(plane, NAMES.data_bucket, f"models/corn/{later.isoformat()}/metadata.json")
+    metadata = get_json(plane, NAMES.data_bucket, f"models/corn/{summary['version']}/metadata.json")
     assert metadata["promoted"] is False
 
 
@@ -141,7 +142,7 @@ def test_one_bad_commodity_fails_the_run_after_the_others_are_trained(seeded, tr
         trainer({}, context)
 
     for commodity in ("corn", "wheat"):
-        assert get_json(seeded, NAMES.data_bucket, f"models/{commodity}/latest.json")["version"] == today.isoformat()
+        assert get_json(seeded, NAMES.data_bucket, f"models/{commodity}/latest.json")["version"].startswith(today.isoformat() + "-")
     assert metric_value(emitted_metrics(capfd.readouterr().out), "TrainingFailures", commodity="soybeans") == 1
 
 
