@@ -2,7 +2,8 @@
 # Both create .venv from uv.lock (hash-verified) on first use, and again whenever a dependency declaration changes.
 PYTHON ?= python3
 UV_VERSION := 0.13.9
-UV_HOME := .cache/uv-$(UV_VERSION)
+# Shared by every clone on the machine, like uv's own package cache: a fresh clone does not pay for it again.
+UV_HOME := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/commodity-forecasts/uv-$(UV_VERSION)
 UV := $(UV_HOME)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
@@ -44,7 +45,9 @@ check-python:
 
 # uv itself, pinned, installed from PyPI with the interpreter's own pip (nothing else is assumed).
 $(UV): | check-python
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(UV_HOME) uv==$(UV_VERSION)
+	rm -rf $(UV_HOME).partial
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary :all: --target $(UV_HOME).partial uv==$(UV_VERSION)
+	rm -rf $(UV_HOME) && mv $(UV_HOME).partial $(UV_HOME)
 
 # A venv built by another interpreter is rebuilt; a lockfile out of date with pyproject.toml is refused.
 $(VENV)/.synced: pyproject.toml uv.lock $(EXPORTS) $(UV) | check-python
