@@ -75,3 +75,19 @@ def test_a_model_loads_where_it_is_served():
     assert int(trainer["xgboost-cpu"].split(".")[0]) in SUPPORTED_XGBOOST_MAJORS
     disagreeing = {name: (version, trainer[name]) for name, version in predictor.items() if name in trainer and trainer[name] != version}
     assert not disagreeing, f"packages pinned differently in the two images: {disagreeing}"
+
+
+def test_make_refuses_a_lockfile_out_of_date_with_pyproject(tmp_path):
+    """`make` stops before installing anything, and says what to run."""
+    import shutil
+
+    for name in ("Makefile", "pyproject.toml", "uv.lock", *EXPORTS):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "images" / "common").mkdir(parents=True)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('    "pulumi-docker-build",\n', '    "pulumi-docker-build",\n    "requests",\n'))
+    completed = subprocess.run(["make", ".venv/.synced"], cwd=tmp_path, capture_output=True, text=True)
+    assert completed.returncode != 0
+    assert "uv.lock is out of date with pyproject.toml: run 'make lock'" in completed.stderr
+    assert not (tmp_path / ".venv").exists(), "nothing may be installed from a stale lock"
