@@ -58,8 +58,8 @@ def container_run(tag: str, event: dict, environment: dict) -> Sample:
 
 def host_run(python: str, code: str, handler: str, event: dict, environment: dict) -> Sample:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env |= environment | {"LAMBDA_TASK_ROOT": code}
-    completed = subprocess.run([python, "-I", str(INVOKER), handler], input=json.dumps(event),
+    env |= environment | {"LAMBDA_TASK_ROOT": code, "PYTHONPATH": code}
+    completed = subprocess.run([python, "-s", str(INVOKER), handler], input=json.dumps(event),
                                capture_output=True, text=True, env=env, cwd=code)
     if completed.returncode != 0:
         raise RuntimeError(f"{handler} failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")

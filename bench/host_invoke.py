@@ -41,7 +41,6 @@ def main() -> int:
         print("usage: invoke.py <module.function>", file=sys.stderr)
         return 2
     module_name, _, function_name = sys.argv[1].rpartition(".")
-    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
     event = json.loads(sys.stdin.read() or "{}")
     context = Context(
         os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "standin"),

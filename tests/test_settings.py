@@ -366,22 +366,22 @@ def test_an_image_without_an_access_profile_is_refused():
     refuse(config, "functions[score].image 'scorer' has no access profile in common/contract.py (known: predictor, trainer)")
 
 
-def test_workload_knobs_default_from_the_contract_and_are_range_checked_there():
+def test_workload_knobs_default_from_the_contract():
     settings = settings_from_config(base_config(), stack="dev")
     assert (settings.workload.forecast_horizon_days, settings.workload.max_price_age_days) == (1, 4)
     assert settings.workload.min_improvement == 0.0
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("forecast_horizon_days", 21, "forecast_horizon_days must be between 1 and 20, got 21"),
+    ("min_improvement", "1.5", "min_improvement must be between 0 and 1, got 1.5"),
+    ("max_price_age_days", 0, "max_price_age_days must be between 1 and 30, got 0"),
+    ("min_improvement", "a lot", "min_improvement must be a number, got 'a lot'"),
+])
+def test_workload_knobs_are_range_checked_by_the_contract(key, value, message):
     config = base_config()
-    config[f"{P}:forecast_horizon_days"] = 21
-    refuse(config, "forecast_horizon_days must be between 1 and 20, got 21")
-    config = base_config()
-    config[f"{P}:min_improvement"] = "1.5"
-    refuse(config, "min_improvement must be between 0 and 1, got 1.5")
-    config = base_config()
-    config[f"{P}:max_price_age_days"] = 0
-    refuse(config, "max_price_age_days must be between 1 and 30, got 0")
-    config = base_config()
-    config[f"{P}:min_improvement"] = "a lot"
-    refuse(config, "min_improvement must be a number, got 'a lot'")
+    config[f"{P}:{key}"] = value
+    refuse(config, message)
 
 
 def test_legacy_file_names_name_supported_commodities_and_safe_file_names():

@@ -158,15 +158,15 @@ def test_trainer_trains_on_arm64_and_the_arm64_predictor_matches_xgboost(built, 
     (tmp_path / "model.ubj").write_bytes(model)
     np.save(tmp_path / "features.npy", features)
     script = {
-        "trainer": "import numpy as np, xgboost as xgb; b = xgb.Booster(); b.load_model('/work/model.ubj'); "
-                   "np.save('/work/out.npy', b.inplace_predict(np.load('/work/features.npy')))",
+        "trainer": "import numpy as np, xgboost as xgb; b = xgb.Booster(); b.load_model('/data/model.ubj'); "
+                   "np.save('/data/out.npy', b.inplace_predict(np.load('/data/features.npy')))",
         "predictor": "import numpy as np; from predictor.forest import Forest; "
-                     "f = Forest.from_ubj(open('/work/model.ubj', 'rb').read()); np.save('/work/out.npy', f.predict(np.load('/work/features.npy')))",
+                     "f = Forest.from_ubj(open('/data/model.ubj', 'rb').read()); np.save('/data/out.npy', f.predict(np.load('/data/features.npy')))",
     }
     outputs = {}
     for image, code in script.items():
         subprocess.run(
-            ["docker", "run", "--rm", "-v", f"{tmp_path}:/work", "--entrypoint", "python3", built[(image, "arm64")], "-c", code],
+            ["docker", "run", "--rm", "-v", f"{tmp_path}:/data", "--entrypoint", "python3", built[(image, "arm64")], "-c", code],
             check=True, capture_output=True, text=True,
         )
         outputs[image] = np.load(tmp_path / "out.npy")
