@@ -30,6 +30,18 @@ class ModelIncompatible(WorkloadError):
     """The model was trained on features this code does not compute."""
 
 
+class CorruptObject(WorkloadError):
+    """A stored object or item is empty, truncated, not UTF-8, not JSON or not the documented shape."""
+
+
+class ModelMismatch(WorkloadError):
+    """The pointer, the metadata and the model do not describe the same model."""
+
+
+class ConcurrentWrites(WorkloadError):
+    """A stored item kept changing under a deliberate replacement; the run raises so it is retried."""
+
+
 class ObjectConflict(WorkloadError):
     """A write-once object already exists with other contents; it was left as it was."""
 

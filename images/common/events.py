@@ -6,12 +6,19 @@ EventBridge Scheduler delivers the schedule's `input` verbatim, so a scheduled r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
 from common.errors import InvalidEvent, UnknownCommodity
 from common.contract import COMMODITIES
+
+
+SHOWN = 40
+"""Characters of user input an error message repeats at most."""
+EARLIEST_AS_OF = date(2000, 1, 1)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def now_utc() -> datetime:
@@ -28,13 +35,17 @@ class PredictionRequest:
 
     commodity: str
     as_of: date
+    backfill: bool = False
+    """An explicit `as_of` before today (UTC): dated outputs only, never the mobile app's latest document.
+    Scheduled runs carry no `as_of`, so they are never back-fills, Mondays included."""
 
     @classmethod
     def parse(cls, event: Any) -> "PredictionRequest":
         body = _object(event, allowed={"commodity", "as_of"}, example='{"commodity": "corn"}')
         if "commodity" not in body:
             raise InvalidEvent('event must name a commodity, e.g. {"commodity": "corn"}')
-        return cls(commodity=_commodity(body["commodity"]), as_of=_as_of(body.get("as_of")))
+        as_of = _as_of(body.get("as_of"))
+        return cls(commodity=_commodity(body["commodity"]), as_of=as_of, backfill=as_of < today_utc())
 
 
 @dataclass(frozen=True)
@@ -67,27 +78,38 @@ def _object(event: Any, *, allowed: set[str], example: str) -> dict[str, Any]:
         raise InvalidEvent(f"event must be a JSON object like {example}, got {type(event).__name__}")
     unknown = sorted(set(event) - allowed)
     if unknown:
-        raise InvalidEvent(f"event has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        raise InvalidEvent(f"event has unknown field(s) {_clip(', '.join(map(str, unknown)))}; allowed: {', '.join(sorted(allowed))}")
     return event
+
+
+def _clip(text: str) -> str:
+    """A bounded slice of user input for an error message: never more than SHOWN characters of it."""
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}… ({len(text)} characters)"
+
+
+def _shown(value: Any) -> str:
+    return _clip(repr(value))
 
 
 def _commodity(value: Any) -> str:
     if not isinstance(value, str):
-        raise InvalidEvent(f"commodity must be a string, got {value!r}")
+        raise InvalidEvent(f"commodity must be a string, got {_shown(value)}")
     if value not in COMMODITIES:
-        raise UnknownCommodity(f"unknown commodity {value!r}; this deployment forecasts {', '.join(COMMODITIES)}")
+        raise UnknownCommodity(f"unknown commodity {_shown(value)}; this deployment forecasts {', '.join(COMMODITIES)}")
     return value
 
 
 def _as_of(value: Any) -> date:
     if value is None:
         return today_utc()
-    if not isinstance(value, str):
-        raise InvalidEvent(f"as_of must be a YYYY-MM-DD string, got {value!r}")
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise InvalidEvent(f"as_of must be a YYYY-MM-DD date, got {_shown(value)}")
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise InvalidEvent(f"as_of must be a YYYY-MM-DD date, got {value!r}") from None
+        raise InvalidEvent(f"as_of must be a YYYY-MM-DD date, got {_shown(value)}") from None
     if day > today_utc():
         raise InvalidEvent(f"as_of {value} is in the future")
+    if day < EARLIEST_AS_OF:
+        raise InvalidEvent(f"as_of {value} is before {EARLIEST_AS_OF}, earlier than any price history this project keeps")
     return day

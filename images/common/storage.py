@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from common.errors import ModelNotFound, ObjectConflict, PricesNotFound
+from common.errors import CorruptObject, ModelNotFound, ObjectConflict, PricesNotFound
 from common.schema import PriceRow, parse_csv
 
 _MISSING = ("NoSuchKey", "404", "NotFound")
@@ -73,16 +73,34 @@ def first_price_year(s3, bucket: str, prices_prefix: str, commodity: str) -> int
     return min(years)
 
 
+POINTER_FIELDS = ("version", "model_key", "metadata_key", "sha256", "trained_at")
+
+
 def read_latest_pointer(s3, bucket: str, models_prefix: str, commodity: str) -> dict[str, Any]:
     key = latest_key(models_prefix, commodity)
+    pointer = get_json(s3, bucket, key, required=POINTER_FIELDS)
+    if pointer is None:
+        raise ModelNotFound(f"{commodity}: no promoted model; s3://{bucket}/{key} does not exist (run the trainer)")
+    return pointer
+
+
+def get_json(s3, bucket: str, key: str, *, required: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """A JSON object with at least the `required` string fields, or None when the object does not exist.
+    Anything else (empty, truncated, not UTF-8, not an object, a field missing or not a string) is a
+    `CorruptObject` naming bucket and key."""
     text = get_text(s3, bucket, key)
     if text is None:
-        raise ModelNotFound(f"{commodity}: no promoted model; s3://{bucket}/{key} does not exist (run the trainer)")
-    pointer = json.loads(text)
-    for field in ("model_key", "metadata_key", "sha256", "version"):
-        if field not in pointer:
-            raise ModelNotFound(f"{commodity}: s3://{bucket}/{key} lacks {field!r}")
-    return pointer
+        return None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CorruptObject(f"s3://{bucket}/{key} is not valid JSON ({error.msg} at line {error.lineno}); {len(text)} characters") from None
+    if not isinstance(document, dict):
+        raise CorruptObject(f"s3://{bucket}/{key} must hold a JSON object, got {type(document).__name__}")
+    for field in required:
+        if not isinstance(document.get(field), str) or not document[field]:
+            raise CorruptObject(f"s3://{bucket}/{key} lacks {field!r} (or it is not a non-empty string)")
+    return document
 
 
 def get_bytes(s3, bucket: str, key: str) -> bytes | None:
@@ -97,7 +115,12 @@ def get_bytes(s3, bucket: str, key: str) -> bytes | None:
 
 def get_text(s3, bucket: str, key: str) -> str | None:
     body = get_bytes(s3, bucket, key)
-    return None if body is None else body.decode("utf-8")
+    if body is None:
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CorruptObject(f"s3://{bucket}/{key} is not UTF-8 text (byte {error.start} of {len(body)})") from None
 
 
 def json_bytes(document: Any, *, sort_keys: bool = True) -> bytes:

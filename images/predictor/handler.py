@@ -39,14 +39,19 @@ def handler(event, context):
     except Exception:  # logged with the event's context, then raised unchanged
         logger.exception("prediction failed")
         raise
-    legacy_failed = _write_legacy(env, prediction, now)
+    if request.backfill:
+        # A back-fill writes its dated outputs only: the app's document shows the newest forecast.
+        logger.info("back-fill: the mobile app's document is left as it is", extra={"as_of": request.as_of.isoformat()})
+        legacy_failed = False
+    else:
+        legacy_failed = _write_legacy(env, prediction, now)
     metrics.add_dimension(name=MetricNames.COMMODITY_DIMENSION, value=request.commodity)
     metrics.add_metric(name=MetricNames.PREDICTIONS_WRITTEN, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=MetricNames.PREDICTED_CHANGE_PCT, unit=MetricUnit.Percent, value=prediction.change_pct)
     metrics.add_metric(name=MetricNames.MODEL_AGE_DAYS, unit=MetricUnit.Count, value=prediction.model_age_days)
     metrics.add_metric(name=MetricNames.LEGACY_WRITE_FAILURES, unit=MetricUnit.Count, value=int(legacy_failed))
     logger.info("prediction stored", extra={"prediction": prediction.__dict__, "full_json": full_key})
-    return {**prediction.__dict__, "legacy_written": not legacy_failed}
+    return {**prediction.__dict__, "legacy_written": not (legacy_failed or request.backfill), "backfill": request.backfill}
 
 
 @tracer.capture_method

@@ -4,7 +4,6 @@ prices, predict, and store the result idempotently. The handler only wires these
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -12,7 +11,15 @@ import numpy as np
 
 from common import storage
 from common.environment import WorkloadEnvironment
-from common.errors import InsufficientData, ModelChecksumMismatch, ModelIncompatible, ModelNotFound
+from common.errors import (
+    ConcurrentWrites,
+    CorruptObject,
+    InsufficientData,
+    ModelChecksumMismatch,
+    ModelIncompatible,
+    ModelMismatch,
+    ModelNotFound,
+)
 from common.events import PredictionRequest
 from common.features import FEATURE_NAMES, LOOKBACK, feature_matrix
 from common.schema import PriceRow, validate_history
@@ -63,52 +70,63 @@ _MODELS: dict[str, LoadedModel] = {}
 
 
 def load_model(s3, env: WorkloadEnvironment, commodity: str) -> LoadedModel:
-    """The promoted model for `commodity`, downloaded only when the pointer names a new one."""
-    pointer = storage.read_latest_pointer(s3, env.data_bucket, env.models_prefix, commodity)
+    """The promoted model for `commodity`, downloaded only when the pointer names a new one. The pointer,
+    the metadata and the model must agree; every disagreement is a typed error naming bucket and key."""
+    bucket = env.data_bucket
+    pointer = storage.read_latest_pointer(s3, bucket, env.models_prefix, commodity)
     cached = _MODELS.get(commodity)
-    if cached is not None and cached.sha256 == pointer["sha256"]:
+    if cached is not None and cached.sha256 == pointer["sha256"] and cached.version == pointer["version"]:
         return cached
-    raw = storage.get_bytes(s3, env.data_bucket, pointer["model_key"])
+    raw = storage.get_bytes(s3, bucket, pointer["model_key"])
     if raw is None:
-        raise ModelNotFound(f"{commodity}: latest.json names s3://{env.data_bucket}/{pointer['model_key']}, which does not exist")
+        raise ModelNotFound(f"{commodity}: latest.json names s3://{bucket}/{pointer['model_key']}, which does not exist")
     actual = hashlib.sha256(raw).hexdigest()
     if actual != pointer["sha256"]:
         raise ModelChecksumMismatch(
-            f"{commodity}: {pointer['model_key']} has sha256 {actual}, latest.json expects {pointer['sha256']}"
+            f"{commodity}: s3://{bucket}/{pointer['model_key']} has sha256 {actual}, latest.json expects {pointer['sha256']}"
         )
-    metadata_text = storage.get_text(s3, env.data_bucket, pointer["metadata_key"])
-    if metadata_text is None:
-        raise ModelNotFound(f"{commodity}: metadata {pointer['metadata_key']} does not exist")
-    metadata = json.loads(metadata_text)
-    horizon = env.forecast_horizon_days
+    metadata_key = pointer["metadata_key"]
+    metadata = storage.get_json(s3, bucket, metadata_key, required=("commodity", "version", "model_sha256", "model_key", "trained_at"))
+    if metadata is None:
+        raise ModelNotFound(f"{commodity}: metadata s3://{bucket}/{metadata_key} does not exist")
+    _check_agreement(commodity, pointer, metadata, f"s3://{bucket}/{metadata_key}")
+    _check_compatible(commodity, pointer["version"], metadata, env.forecast_horizon_days)
+    try:
+        forest = Forest.from_ubj(raw)
+        trained_at = datetime.fromisoformat(metadata["trained_at"])
+    except (UnsupportedModel, KeyError, IndexError, ValueError) as error:
+        raise ModelIncompatible(f"{commodity}: model s3://{bucket}/{pointer['model_key']} cannot be read: {error}") from None
+    if forest.num_features != len(FEATURE_NAMES):
+        raise ModelIncompatible(f"{commodity}: model expects {forest.num_features} features, this predictor computes {len(FEATURE_NAMES)}")
+    model = LoadedModel(commodity, pointer["version"], actual, trained_at, env.forecast_horizon_days, forest)
+    _MODELS[commodity] = model
+    return model
+
+
+def _check_agreement(commodity: str, pointer: dict, metadata: dict, where: str) -> None:
+    """latest.json and metadata.json describe the same model of this commodity."""
+    expected = {"commodity": commodity, "version": pointer["version"], "model_sha256": pointer["sha256"], "model_key": pointer["model_key"]}
+    disagreeing = {name: (metadata.get(name), value) for name, value in expected.items() if metadata.get(name) != value}
+    if disagreeing:
+        details = "; ".join(f"{name} is {found!r}, expected {wanted!r}" for name, (found, wanted) in disagreeing.items())
+        raise ModelMismatch(f"{commodity}: {where} does not describe the model latest.json names: {details}")
+
+
+def _check_compatible(commodity: str, version: str, metadata: dict, horizon: int) -> None:
+    """The model was trained on the features and horizon this code computes, by an XGBoost it reads."""
     if tuple(metadata.get("features", ())) != FEATURE_NAMES or metadata.get("horizon") != horizon:
         raise ModelIncompatible(
-            f"{commodity}: model {pointer['version']} expects features {metadata.get('features')} at horizon "
+            f"{commodity}: model {version} expects features {metadata.get('features')} at horizon "
             f"{metadata.get('horizon')}; this predictor computes {list(FEATURE_NAMES)} at horizon {horizon} "
             "(FORECAST_HORIZON_DAYS; retrain after changing it)"
         )
-    trained_with = str(metadata.get("libraries", {}).get("xgboost", "unknown"))
+    libraries = metadata.get("libraries")
+    trained_with = str(libraries.get("xgboost", "unknown") if isinstance(libraries, dict) else "unknown")
     if not trained_with.split(".")[0].isdigit() or int(trained_with.split(".")[0]) not in SUPPORTED_XGBOOST_MAJORS:
         raise ModelIncompatible(
-            f"{commodity}: model {pointer['version']} was written by XGBoost {trained_with}; "
+            f"{commodity}: model {version} was written by XGBoost {trained_with}; "
             f"this predictor reads major versions {SUPPORTED_XGBOOST_MAJORS}"
         )
-    try:
-        forest = Forest.from_ubj(raw)
-    except (UnsupportedModel, KeyError, IndexError, ValueError) as error:
-        raise ModelIncompatible(f"{commodity}: model {pointer['version']} cannot be evaluated: {error}") from None
-    if forest.num_features != len(FEATURE_NAMES):
-        raise ModelIncompatible(f"{commodity}: model expects {forest.num_features} features, this predictor computes {len(FEATURE_NAMES)}")
-    model = LoadedModel(
-        commodity=commodity,
-        version=pointer["version"],
-        sha256=actual,
-        trained_at=datetime.fromisoformat(metadata["trained_at"]),
-        horizon=horizon,
-        forest=forest,
-    )
-    _MODELS[commodity] = model
-    return model
 
 
 def recent_prices(s3, env: WorkloadEnvironment, request: PredictionRequest) -> list[PriceRow]:
@@ -161,15 +179,43 @@ def predict(model: LoadedModel, rows: list[PriceRow], as_of: date, now: datetime
     )
 
 
+REPLACE_ATTEMPTS = 5
+"""Rounds of compare-and-replace before giving up on an item other runs keep changing."""
+
+
 def store(dynamodb, env: WorkloadEnvironment, prediction: Prediction) -> Prediction:
-    """Write the one item for (commodity, effective date). A retry with the same model and inputs
-    keeps the stored item (and its timestamp); a new model or corrected prices replace it."""
-    key = {"commodity": {"S": prediction.commodity}, "effective_date": {"S": prediction.effective_date}}
-    existing = dynamodb.get_item(TableName=env.predictions_table, Key=key, ConsistentRead=True).get("Item")
-    if existing and existing["model_sha256"]["S"] == prediction.model_sha256 and existing["input_sha256"]["S"] == prediction.input_sha256:
-        return _from_item(existing)
-    dynamodb.put_item(TableName=env.predictions_table, Item=_to_item(prediction))
-    return prediction
+    """Write the one item for (commodity, effective date) atomically and return the item stored.
+
+    A first write creates it only if absent. When it exists: the same model and inputs (a retry, or a
+    concurrent run) return the stored item unchanged, timestamp included; another model or corrected
+    prices replace it, conditional on the exact version read, so a replacement is always deliberate and
+    never a race won by whoever wrote last."""
+    table = env.predictions_table
+    item = _to_item(prediction)
+    condition = {"ConditionExpression": "attribute_not_exists(commodity)"}
+    for _ in range(REPLACE_ATTEMPTS):
+        try:
+            dynamodb.put_item(TableName=table, Item=item, **condition)
+            return prediction
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            existing = dynamodb.get_item(TableName=table, Key=_key(prediction), ConsistentRead=True).get("Item")
+        if existing is None:
+            condition = {"ConditionExpression": "attribute_not_exists(commodity)"}
+            continue
+        stored = _from_item(existing, table)
+        if (stored.model_sha256, stored.input_sha256) == (prediction.model_sha256, prediction.input_sha256):
+            return stored
+        condition = {
+            "ConditionExpression": "model_sha256 = :model AND input_sha256 = :inputs",
+            "ExpressionAttributeValues": {":model": {"S": stored.model_sha256}, ":inputs": {"S": stored.input_sha256}},
+        }
+    raise ConcurrentWrites(
+        f"{prediction.commodity}: {table} item for {prediction.effective_date} changed {REPLACE_ATTEMPTS} times while it was being replaced"
+    )
+
+
+def _key(prediction: Prediction) -> dict:
+    return {"commodity": {"S": prediction.commodity}, "effective_date": {"S": prediction.effective_date}}
 
 
 def write_full_json(s3, env: WorkloadEnvironment, prediction: Prediction) -> str:
@@ -215,12 +261,13 @@ def _to_item(prediction: Prediction) -> dict:
     return item
 
 
-def _from_item(item: dict) -> Prediction:
+def _from_item(item: dict, table: str) -> Prediction:
     values = {}
-    for name in Prediction.__dataclass_fields__:
-        cell = item[name]
-        if "N" in cell:
-            values[name] = int(cell["N"]) if name == "model_age_days" else float(cell["N"])
-        else:
-            values[name] = cell["S"]
+    for name, field in Prediction.__dataclass_fields__.items():
+        cell = item.get(name)
+        kind = "N" if name in _NUMBERS else "S"
+        if not isinstance(cell, dict) or kind not in cell:
+            where = f"{table} item ({item.get('commodity', {}).get('S')}, {item.get('effective_date', {}).get('S')})"
+            raise CorruptObject(f"{where} lacks attribute {name!r} of type {kind}; it cannot be returned as a prediction")
+        values[name] = (int(cell["N"]) if name == "model_age_days" else float(cell["N"])) if kind == "N" else cell["S"]
     return Prediction(**values)
