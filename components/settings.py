@@ -236,6 +236,7 @@ def stack_config(project_dir: str | Path, stack: str) -> dict[str, str]:
 
 def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, stack: str) -> Settings:
     """Validate namespaced config values (`<project>:<key>`, `aws:region`) into `Settings`."""
+    _refuse_foreign_namespaces(values, project)
     own = {key.split(":", 1)[1]: value for key, value in values.items() if key.startswith(f"{project}:")}
     region = values.get("aws:region")
     if region in (None, ""):
@@ -274,6 +275,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
     images = _images(top)
     functions = _functions(top, images, architecture, environment, project)
     top.finish()
+    _check_derived_bucket_name(project, environment, str(region))
     return Settings(
         project=project,
         stack=stack,
@@ -294,6 +296,34 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         scan_gate=scan_gate,
         workload=workload,
     )
+
+
+OTHER_NAMESPACES = ("aws", "pulumi", "docker-build")
+"""Config namespaces read by someone else (the providers, the engine): left alone."""
+EXAMPLE_ACCOUNT_ID = "123456789012"
+"""Any account id has 12 digits: derived names are checked at this length before the account is known."""
+
+
+def _refuse_foreign_namespaces(values: Mapping[str, Any], project: str) -> None:
+    """A key under a misspelled project namespace would otherwise be ignored without a word."""
+    for key in values:
+        namespace = key.split(":", 1)[0] if ":" in key else ""
+        if namespace and namespace != project and namespace not in OTHER_NAMESPACES:
+            hint = difflib.get_close_matches(namespace, [project, *OTHER_NAMESPACES], n=1)
+            suggestion = f"; did you mean '{hint[0]}:{key.split(':', 1)[1]}'?" if hint else ""
+            raise SettingsError(
+                f"config key {key!r} is in namespace {namespace!r}, which nothing reads{suggestion} "
+                f"(known: {', '.join((project, *OTHER_NAMESPACES))})"
+            )
+
+
+def _check_derived_bucket_name(project: str, environment: str, region: str) -> None:
+    name = f"{project}-{environment}-data-{EXAMPLE_ACCOUNT_ID}-{region}"
+    if not _BUCKET.match(name):
+        raise SettingsError(
+            f"environment {environment!r} in region {region} makes the data bucket name {len(name)} characters "
+            f"(e.g. {name}); S3 allows 3-63: use a shorter environment name"
+        )
 
 
 def _workload(top: "_Reader") -> WorkloadSettings:

@@ -392,3 +392,18 @@ def test_legacy_file_names_name_supported_commodities_and_safe_file_names():
     refuse(config, "legacy_file_names: 'oats' is not a supported commodity (corn, wheat, soybeans)")
     config[f"{P}:legacy_file_names"] = {"corn": "../corn"}
     refuse(config, "legacy_file_names.corn must be 1-64 letters, digits, '-' or '_', got '../corn'")
+
+
+def test_a_key_under_a_misspelled_project_namespace_is_refused():
+    config = base_config()
+    config["commodity-forcasts:log_retention_days"] = 14
+    refuse(config, "config key 'commodity-forcasts:log_retention_days' is in namespace 'commodity-forcasts', which nothing "
+                   "reads; did you mean 'commodity-forecasts:log_retention_days'? (known: commodity-forecasts, aws, pulumi, docker-build)")
+
+
+def test_a_data_bucket_name_too_long_for_any_account_is_refused():
+    config = base_config()
+    config["aws:region"] = "ap-southeast-3"
+    config[f"{P}:environment"] = "integration"
+    refuse(config, "environment 'integration' in region ap-southeast-3 makes the data bucket name 64 characters "
+                   "(e.g. commodity-forecasts-integration-data-123456789012-ap-southeast-3); S3 allows 3-63: use a shorter environment name")
