@@ -26,6 +26,8 @@ class DataPlaneArgs:
     """Production: `protect` on bucket and table, table deletion protection, no force-destroy."""
     noncurrent_version_days: int = 90
     """Overwritten or deleted object versions (old `latest.json` pointers, replaced models) expire after this."""
+    access_log_days: int = 365
+    """S3 server access logs of the data bucket (who read or changed a model, and when) are kept this long."""
 
 
 class DataPlane(pulumi.ComponentResource):
@@ -104,6 +106,7 @@ class DataPlane(pulumi.ComponentResource):
             }),
             opts=bucket_child,
         )
+        self._access_logs(name, bucket, args)
         table = aws.dynamodb.Table(
             f"{name}-predictions",
             name=args.table_name,
@@ -132,6 +135,58 @@ class DataPlane(pulumi.ComponentResource):
             "table_arn": self.table_arn,
             "legacy_bucket_arn": self.legacy_bucket_arn,
         })
+
+    def _access_logs(self, name: str, bucket: aws.s3.Bucket, args: DataPlaneArgs) -> None:
+        """Server access logging of the data bucket into a private log bucket that expires its logs:
+        forensics for who changed a model or a price file. S3 delivers access logs only to a bucket
+        encrypted with SSE-S3, and with ownership enforced it needs a bucket policy for the logging service."""
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        logs = aws.s3.Bucket(f"{name}-access-logs", bucket=pulumi.Output.concat(bucket.bucket, "-logs"), force_destroy=not args.protect, opts=stateful)
+        child = pulumi.ResourceOptions(parent=self, depends_on=[logs])
+        aws.s3.BucketOwnershipControls(f"{name}-access-logs-ownership", bucket=logs.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-access-logs-public-access", bucket=logs.id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-access-logs-encryption", bucket=logs.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-access-logs-lifecycle", bucket=logs.id,
+            rules=[{"id": "expire-access-logs", "status": "Enabled", "filter": {}, "expiration": {"days": args.access_log_days}}],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-access-logs-delivery",
+            bucket=logs.id,
+            policy=pulumi.Output.json_dumps({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "S3ServerAccessLogsFromTheDataBucket",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": pulumi.Output.concat(logs.arn, "/data/*"),
+                        "Condition": {"ArnLike": {"aws:SourceArn": bucket.arn}},
+                    },
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [logs.arn, pulumi.Output.concat(logs.arn, "/*")],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                ],
+            }),
+            opts=child,
+        )
+        aws.s3.BucketLogging(
+            f"{name}-access-logging", bucket=bucket.id, target_bucket=logs.id, target_prefix="data/",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket, logs]),
+        )
 
     def statements(self, access: AccessProfile) -> tuple[PolicyStatement, ...]:
         """Least-privilege access for one workload: objects under the given prefixes, the named table

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from common.contract import MetricNames
 from components import cron
 from components.function import ALIAS, ContainerFunction
 from components.schedule import Schedule
@@ -85,7 +86,7 @@ class MonitoringArgs:
     functions: tuple[MonitoredFunction, ...]
     emails: tuple[str, ...] = ()
     thresholds: AlarmSettings = AlarmSettings()
-    metrics_namespace: str = "CommodityForecasts"
+    metrics_namespace: str = MetricNames.NAMESPACE
     runbook_url: str = "README.md#runbook"
 
 
@@ -228,13 +229,17 @@ def _alarms_for(monitored: MonitoredFunction, args: MonitoringArgs) -> list[_Ala
             window = longest_gap_minutes(monitored.schedule_expression) + thresholds.missed_run_slack_minutes
             alarms.append(_Alarm(
                 "missed-run", f"No prediction was written in the last {window} minutes: the scheduled job silently stopped.",
-                args.metrics_namespace, "PredictionsWritten", dims, "Sum", 1, "LessThanThreshold",
+                args.metrics_namespace, MetricNames.PREDICTIONS_WRITTEN, dims, "Sum", 1, "LessThanThreshold",
                 period=3600, evaluation_periods=math.ceil(window / 60), treat_missing_data="breaching",
             ))
         alarms.append(_Alarm(
             "model-age", f"The model in use is older than {thresholds.model_age_days} days: the trainer is not promoting models.",
-            args.metrics_namespace, "ModelAgeDays", dims, "Maximum", thresholds.model_age_days, "GreaterThanThreshold",
+            args.metrics_namespace, MetricNames.MODEL_AGE_DAYS, dims, "Maximum", thresholds.model_age_days, "GreaterThanThreshold",
             period=3600,
+        ))
+        alarms.append(_Alarm(
+            "legacy-feed", "The mobile app's document could not be written: the app keeps showing an older forecast.",
+            args.metrics_namespace, MetricNames.LEGACY_WRITE_FAILURES, dims, "Sum", 0, "GreaterThanThreshold",
         ))
     return alarms
 
@@ -284,10 +289,11 @@ def dashboard_body(args: MonitoringArgs, alarm_arns: Sequence[pulumi.Input[str]]
         ]
         if monitored.business_dimensions:
             dims = [part for key, value in monitored.business_dimensions.items() for part in (key, value)]
-            row.append(_metric_widget(f"{monitored.name}: predicted change %, model age", region, "Maximum", [
-                [args.metrics_namespace, "PredictedChangePct", *dims],
-                [args.metrics_namespace, "ModelAgeDays", *dims, {"yAxis": "right"}],
-                [args.metrics_namespace, "PredictionsWritten", *dims, {"stat": "Sum"}],
+            row.append(_metric_widget(f"{monitored.name}: predicted change %, model age, app feed", region, "Maximum", [
+                [args.metrics_namespace, MetricNames.PREDICTED_CHANGE_PCT, *dims],
+                [args.metrics_namespace, MetricNames.MODEL_AGE_DAYS, *dims, {"yAxis": "right"}],
+                [args.metrics_namespace, MetricNames.PREDICTIONS_WRITTEN, *dims, {"stat": "Sum"}],
+                [args.metrics_namespace, MetricNames.LEGACY_WRITE_FAILURES, *dims, {"stat": "Sum", "label": "app feed write failures"}],
             ]))
         row.append(_metric_widget(f"{monitored.name}: dead-letter queues", region, "Maximum", dlqs))
         width = 24 // len(row)

@@ -318,10 +318,11 @@ def _refuse_foreign_namespaces(values: Mapping[str, Any], project: str) -> None:
 
 
 def _check_derived_bucket_name(project: str, environment: str, region: str) -> None:
-    name = f"{project}-{environment}-data-{EXAMPLE_ACCOUNT_ID}-{region}"
+    """The longest derived name: the data bucket's access-log bucket (components/data.py)."""
+    name = f"{project}-{environment}-data-{EXAMPLE_ACCOUNT_ID}-{region}-logs"
     if not _BUCKET.match(name):
         raise SettingsError(
-            f"environment {environment!r} in region {region} makes the data bucket name {len(name)} characters "
+            f"environment {environment!r} in region {region} makes the access-log bucket name {len(name)} characters "
             f"(e.g. {name}); S3 allows 3-63: use a shorter environment name"
         )
 

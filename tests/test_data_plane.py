@@ -32,13 +32,14 @@ def build(protect=False, capture=None, **overrides):
 
 
 def one(graph, type_):
-    [resource] = graph.of_type(type_)
+    """The data bucket's (or the table's) resource of this type; the access-log bucket has its own."""
+    [resource] = [r for r in graph.of_type(type_) if not r.name.startswith("data-access-logs")]
     return resource
 
 
 def test_bucket_is_private_versioned_encrypted_and_tls_only():
     graph = build()
-    bucket = one(graph, "aws:s3/bucket:Bucket")
+    bucket = graph.named("data-bucket")
     assert bucket.inputs["bucket"] == "commodity-forecasts-dev-data-123456789012-us-east-1"
     access = one(graph, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
     assert all(access[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")), (
@@ -73,12 +74,31 @@ def test_table_is_keyed_by_commodity_and_date_on_demand_with_pitr():
 @pytest.mark.parametrize("protect", [True, False])
 def test_protection_follows_the_setting(protect):
     graph = build(protect=protect)
-    bucket, table = one(graph, "aws:s3/bucket:Bucket"), one(graph, "aws:dynamodb/table:Table")
-    assert bucket.protect is protect and table.protect is protect, "stateful resources are protected in production"
-    assert bucket.inputs["forceDestroy"] is (not protect)
+    bucket, table, logs = graph.named("data-bucket"), one(graph, "aws:dynamodb/table:Table"), graph.named("data-access-logs")
+    assert bucket.protect is protect and table.protect is protect and logs.protect is protect, "stateful resources are protected in production"
+    assert bucket.inputs["forceDestroy"] is (not protect) and logs.inputs["forceDestroy"] is (not protect)
     assert table.inputs["deletionProtectionEnabled"] is protect
     unprotected = [r.name for r in graph.resources if r.custom and r.type not in ("aws:s3/bucket:Bucket", "aws:dynamodb/table:Table") and r.protect]
-    assert unprotected == [], "only the bucket and table carry protect"
+    assert unprotected == [], "only the buckets and the table carry protect"
+
+
+def test_access_to_the_data_bucket_is_logged_into_a_private_expiring_log_bucket():
+    graph = build()
+    bucket, logs = graph.named("data-bucket"), graph.named("data-access-logs")
+    [logging] = graph.of_type("aws:s3/bucketLogging:BucketLogging")
+    assert logging.inputs["bucket"].startswith("data-bucket-"), "the data bucket's access is what is logged"
+    assert logging.inputs["targetBucket"].startswith("data-access-logs-") and logging.inputs["targetPrefix"] == "data/"
+    assert logs.inputs["bucket"] == bucket.inputs["bucket"] + "-logs"
+    [encryption] = [r for r in graph.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration") if r.name == "data-access-logs-encryption"]
+    assert encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256", "S3 delivers access logs only to SSE-S3 buckets"
+    [lifecycle] = [r for r in graph.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration") if r.name == "data-access-logs-lifecycle"]
+    assert lifecycle.inputs["rules"][0]["expiration"]["days"] == 365
+    [policy] = [r for r in graph.of_type("aws:s3/bucketPolicy:BucketPolicy") if r.name == "data-access-logs-delivery"]
+    delivery = json.loads(policy.inputs["policy"])["Statement"][0]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"} and delivery["Action"] == "s3:PutObject"
+    assert delivery["Condition"]["ArnLike"]["aws:SourceArn"] == bucket.state["arn"], "only the data bucket may deliver logs here"
+    [block] = [r for r in graph.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock") if r.name == "data-access-logs-public-access"]
+    assert all(block.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
 
 
 def test_legacy_bucket_is_looked_up_not_managed():

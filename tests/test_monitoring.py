@@ -70,7 +70,7 @@ def test_every_function_has_its_alarms_wired_to_the_topic(graph, function):
     alarms = alarms_of(graph, function)
     expected = {"errors", "throttles", "duration", "cold-start", "dlq", "schedule-dlq"}
     if function != "trainer":
-        expected |= {"missed-run", "model-age"}
+        expected |= {"missed-run", "model-age", "legacy-feed"}
     if function != "trainer" and graph.outputs["dashboard"].endswith("-prod"):
         expected |= {"spillover"}
     assert set(alarms) == expected
@@ -113,6 +113,10 @@ def test_alarm_metrics_statistics_thresholds_periods_and_missing_data(graph, fun
         assert alarms["missed-run"].inputs["dimensions"] == dims
         assert _spec(alarms["model-age"]) == ("CommodityForecasts", "ModelAgeDays", "Maximum", 10, "GreaterThanThreshold", 3600, 1, "notBreaching")
         assert alarms["model-age"].inputs["dimensions"] == dims
+        assert _spec(alarms["legacy-feed"]) == (
+            "CommodityForecasts", "LegacyWriteFailures", "Sum", 0, "GreaterThanThreshold", 300, 1, "notBreaching"
+        ), "a failed write of the mobile app's document is an outage for the app's users and must page"
+        assert alarms["legacy-feed"].inputs["dimensions"] == dims
 
 
 def test_spillover_alarms_only_where_provisioned_concurrency_is_on(dev_graph, prod_graph):

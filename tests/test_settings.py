@@ -405,5 +405,5 @@ def test_a_data_bucket_name_too_long_for_any_account_is_refused():
     config = base_config()
     config["aws:region"] = "ap-southeast-3"
     config[f"{P}:environment"] = "integration"
-    refuse(config, "environment 'integration' in region ap-southeast-3 makes the data bucket name 64 characters "
-                   "(e.g. commodity-forecasts-integration-data-123456789012-ap-southeast-3); S3 allows 3-63: use a shorter environment name")
+    refuse(config, "environment 'integration' in region ap-southeast-3 makes the access-log bucket name 69 characters "
+                   "(e.g. commodity-forecasts-integration-data-123456789012-ap-southeast-3-logs); S3 allows 3-63: use a shorter environment name")

@@ -159,7 +159,7 @@ def test_prod_raises_predictor_concurrency_around_each_run_and_protects_state(pr
         "soybeans-warm-0": "cron(20 2 * * ? *)", "soybeans-cool-0": "cron(37 2 * * ? *)",
     }, "warm 10 minutes before each staggered run, cool after the 2-minute timeout and drain"
     protected = sorted(r.type for r in prod_graph.resources if r.protect)
-    assert protected == ["aws:dynamodb/table:Table", "aws:s3/bucket:Bucket"]
+    assert protected == ["aws:dynamodb/table:Table", "aws:s3/bucket:Bucket", "aws:s3/bucket:Bucket"]
     reserved = {f.inputs["name"]: f.inputs["reservedConcurrentExecutions"] for f in prod_graph.of_type(FUNCTION)}
     assert reserved == {
         "commodity-forecasts-prod-corn": 2, "commodity-forecasts-prod-wheat": 2,
@@ -224,6 +224,7 @@ def test_dev_and_prod_differ_exactly_as_configured(dev_graph, prod_graph):
         "predictor-repo": ["forceDelete"], "trainer-repo": ["forceDelete"],
         "predictor-lifecycle": keep, "trainer-lifecycle": keep,
         "data-bucket": ["forceDestroy", "(protect)"],
+        "data-access-logs": ["forceDestroy", "(protect)"],
         "data-predictions": ["deletionProtectionEnabled", "(protect)"],
     }
     expected["monitoring-email-0"] = ["endpoint"]
