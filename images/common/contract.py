@@ -83,6 +83,7 @@ class MetricNames:
     MODEL_PROMOTED = "ModelPromoted"
     MODEL_IMPROVEMENT_PCT = "ModelImprovementPct"
     TRAINING_FAILURES = "TrainingFailures"
+    STRAY_PRICE_FILES = "StrayPriceFiles"
 
 
 @dataclass(frozen=True)

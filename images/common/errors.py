@@ -54,6 +54,10 @@ class InvalidPrices(WorkloadError):
     """Price rows are malformed, missing, NaN, non-positive, duplicated or out of order."""
 
 
+class PricesGap(InvalidPrices):
+    """Price history has a hole: a missing year file between others, or missing days inside the look-back window."""
+
+
 class StaleData(WorkloadError):
     """The newest price is older than the freshness limit allows."""
 

@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from common.errors import InsufficientData, InvalidPrices, StaleData
+from common.errors import InsufficientData, InvalidPrices, PricesGap, StaleData
+from common.trading_calendar import trading_days
 CSV_HEADER = ("date", "commodity", "close")
 
 
@@ -87,3 +88,21 @@ def validate_history(
                 f"{commodity}: newest price is from {rows[-1].date}, {age} days before {as_of}; "
                 f"the limit is {max_age_days} days"
             )
+
+
+MAX_MISSING_TRADING_DAYS = 3
+"""Consecutive trading days a look-back window may miss (an unscheduled closure); more is a hole."""
+
+
+def check_window(rows: list[PriceRow], *, commodity: str) -> None:
+    """The rows a forecast's features are computed from: no hole of more than MAX_MISSING_TRADING_DAYS
+    trading days (`PricesGap`), and not one price repeated throughout (a stuck feed: `InvalidPrices`)."""
+    for earlier, later in zip(rows, rows[1:]):
+        missing = len(trading_days(earlier.date, later.date)) - 2
+        if missing > MAX_MISSING_TRADING_DAYS:
+            raise PricesGap(
+                f"{commodity}: {missing} trading days missing between {earlier.date} and {later.date}, inside the "
+                f"features' look-back window (at most {MAX_MISSING_TRADING_DAYS})"
+            )
+    if len(rows) > 1 and len({row.close for row in rows}) == 1:
+        raise InvalidPrices(f"{commodity}: the close is {rows[0].close} on all {len(rows)} days from {rows[0].date} to {rows[-1].date}: a stuck feed")

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from common.errors import CorruptObject, ModelNotFound, ObjectConflict, PricesNotFound
+from common.errors import CorruptObject, ModelNotFound, ObjectConflict, PricesGap, PricesNotFound
 from common.schema import PriceRow, parse_csv
 
 _MISSING = ("NoSuchKey", "404", "NotFound")
@@ -42,35 +42,44 @@ def prediction_key(predictions_prefix: str, commodity: str, effective_date: date
 
 
 def read_prices(s3, bucket: str, prices_prefix: str, commodity: str, *, first_year: int, until: date) -> list[PriceRow]:
-    """Rows from `first_year` through `until`, in file order; years with no file are skipped."""
+    """Rows from `first_year` through `until`, in file order. Years before the first file are simply not
+    there yet (history starts later); a missing year between two files is a hole (`PricesGap`); a missing
+    file for the newest year shows up as stale data in the freshness check."""
     rows: list[PriceRow] = []
-    found = False
+    missing: list[str] = []
     for year in range(first_year, until.year + 1):
         key = price_key(prices_prefix, commodity, year)
         text = get_text(s3, bucket, key)
         if text is None:
+            missing.append(key)
             continue
-        found = True
+        if rows and missing:
+            raise PricesGap(f"{commodity}: s3://{bucket}/{missing[-1]} is missing between earlier and later price files")
+        missing.clear()
         rows.extend(row for row in parse_csv(text, source=f"s3://{bucket}/{key}") if row.date <= until)
-    if not found:
+    if not rows and missing:
         raise PricesNotFound(
             f"{commodity}: no price files under s3://{bucket}/{prices_prefix}{commodity}/ for {first_year}-{until.year}"
         )
     return rows
 
 
-def first_price_year(s3, bucket: str, prices_prefix: str, commodity: str) -> int:
-    """The earliest year with a price file (the trainer reads all history)."""
+def price_years(s3, bucket: str, prices_prefix: str, commodity: str) -> tuple[list[int], list[str]]:
+    """Years that have a price file, and the keys under the prefix that are not `<YYYY>.csv` (stray files:
+    never read, reported by the caller)."""
     prefix = f"{prices_prefix}{commodity}/"
-    years = []
+    years, stray = [], []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            stem = item["Key"][len(prefix):].removesuffix(".csv")
-            if stem.isdigit():
+            name = item["Key"][len(prefix):]
+            stem = name.removesuffix(".csv")
+            if name.endswith(".csv") and len(stem) == 4 and stem.isdigit():
                 years.append(int(stem))
+            else:
+                stray.append(item["Key"])
     if not years:
         raise PricesNotFound(f"{commodity}: no price files under s3://{bucket}/{prefix}")
-    return min(years)
+    return sorted(years), stray
 
 
 POINTER_FIELDS = ("version", "model_key", "metadata_key", "sha256", "trained_at")

@@ -22,7 +22,7 @@ from common.errors import (
 )
 from common.events import PredictionRequest
 from common.features import FEATURE_NAMES, LOOKBACK, feature_matrix
-from common.schema import PriceRow, validate_history
+from common.schema import PriceRow, check_window, validate_history
 from common.trading_calendar import add_trading_days
 from predictor.forest import SUPPORTED_XGBOOST_MAJORS, Forest, UnsupportedModel
 
@@ -142,6 +142,7 @@ def recent_prices(s3, env: WorkloadEnvironment, request: PredictionRequest) -> l
         max_age_days=env.max_price_age_days,
         min_rows=LOOKBACK + 1,
     )
+    check_window(rows[-(LOOKBACK + 1):], commodity=request.commodity)
     return rows
 
 

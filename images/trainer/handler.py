@@ -35,7 +35,10 @@ def handler(event, context):
     results, failures = [], {}
     for commodity in request.commodities:
         try:
-            rows = training.read_history(s3, env, commodity, request.as_of)
+            rows, stray = training.read_history(s3, env, commodity, request.as_of)
+            if stray:
+                logger.warning("stray files under the price prefix were not read", extra={"commodity": commodity, "keys": stray[:20]})
+                _emit(commodity, MetricNames.STRAY_PRICE_FILES, MetricUnit.Count, len(stray))
             result = training.train(
                 commodity, rows, as_of=request.as_of, now=now_utc(), min_improvement=env.min_improvement,
                 horizon=env.forecast_horizon_days,

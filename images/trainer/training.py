@@ -21,7 +21,7 @@ from sklearn.model_selection import TimeSeriesSplit
 from common import storage
 from common.environment import WorkloadEnvironment
 from common.features import DEFAULT_HORIZON, FEATURE_NAMES, LOOKBACK, feature_matrix, horizon_log_return
-from common.schema import PriceRow, validate_history
+from common.schema import PriceRow, check_window, validate_history
 
 HOLDOUT_ROWS = 250
 """Trading days (about a year) held out, newest last, to score the model against the naive forecast."""
@@ -154,11 +154,14 @@ def publish(s3, env: WorkloadEnvironment, result: TrainingResult) -> dict[str, A
     }
 
 
-def read_history(s3, env: WorkloadEnvironment, commodity: str, as_of: date) -> list[PriceRow]:
-    first_year = storage.first_price_year(s3, env.data_bucket, env.prices_prefix, commodity)
-    rows = storage.read_prices(s3, env.data_bucket, env.prices_prefix, commodity, first_year=first_year, until=as_of)
+def read_history(s3, env: WorkloadEnvironment, commodity: str, as_of: date) -> tuple[list[PriceRow], list[str]]:
+    """Validated history up to `as_of`, and the stray keys under the commodity's prefix (never read; the
+    handler logs and counts them)."""
+    years, stray = storage.price_years(s3, env.data_bucket, env.prices_prefix, commodity)
+    rows = storage.read_prices(s3, env.data_bucket, env.prices_prefix, commodity, first_year=years[0], until=as_of)
     validate_history(rows, commodity=commodity, as_of=as_of, max_age_days=env.max_price_age_days, min_rows=1)
-    return rows
+    check_window(rows[-(LOOKBACK + 1):], commodity=commodity)
+    return rows, stray
 
 
 def _select_params(features: np.ndarray, target: np.ndarray, horizon: int) -> dict[str, Any]:

@@ -160,3 +160,46 @@ def test_as_of_is_strict_and_errors_echo_a_bounded_slice(plane, predictor, conte
         predictor({"commodity": "corn", "as_of": as_of}, context)
     assert str(raised.value) == message
     assert len(str(raised.value)) < 200
+
+
+def test_a_missing_year_between_price_files_is_a_named_gap(seeded, context, today):
+    from trainer import handler
+
+    missing = f"prices/corn/{today.year - 2}.csv"
+    seeded.client("s3").delete_object(Bucket=NAMES.data_bucket, Key=missing)
+    with pytest.raises(errors.TrainingFailed, match=rf"corn: PricesGap: corn: s3://{NAMES.data_bucket}/{missing} is missing between"):
+        handler.handler({"commodity": "corn"}, context)
+
+
+def _rewrite_recent(plane, today, change) -> None:
+    from common.schema import parse_csv, to_csv
+
+    key = f"prices/corn/{today.year}.csv"
+    s3 = plane.client("s3")
+    rows = parse_csv(s3.get_object(Bucket=NAMES.data_bucket, Key=key)["Body"].read().decode(), source=key)
+    s3.put_object(Bucket=NAMES.data_bucket, Key=key, Body=to_csv(change(rows)).encode())
+
+
+def test_a_hole_inside_the_look_back_window_is_a_named_gap(published, predictor, context, today):
+    _rewrite_recent(published, today, lambda rows: rows[:-15] + rows[-8:])
+    with pytest.raises(errors.PricesGap, match=r"corn: 7 trading days missing between .* inside the features' look-back window"):
+        predictor({"commodity": "corn"}, context)
+
+
+def test_a_stuck_feed_of_constant_prices_is_refused(published, predictor, context, today):
+    _rewrite_recent(published, today, lambda rows: [replace(row, close=4.25) for row in rows])
+    with pytest.raises(errors.InvalidPrices, match=r"corn: the close is 4.25 on all 61 days .*: a stuck feed"):
+        predictor({"commodity": "corn"}, context)
+
+
+def test_stray_files_are_never_read_but_logged_and_counted(seeded, context, capfd, caplog):
+    from tests.images.conftest import emitted_metrics, metric_value
+    from trainer import handler
+
+    s3 = seeded.client("s3")
+    for stray in ("prices/corn/notes.txt", "prices/corn/2024.csv.bak", "prices/corn/backup/2024.csv"):
+        s3.put_object(Bucket=NAMES.data_bucket, Key=stray, Body=b"\xff not a price file")
+    result = handler.handler({"commodity": "corn"}, context)
+    assert result["models"][0]["commodity"] == "corn", "stray files do not break training (they are not read)"
+    assert metric_value(emitted_metrics(capfd.readouterr().out), "StrayPriceFiles", commodity="corn") == 3
+    assert [r for r in caplog.records if r.getMessage() == "stray files under the price prefix were not read"]
