@@ -5,7 +5,6 @@ every name a workload receives comes from a resource output.
 """
 
 import gc
-import json
 
 import pulumi
 import pulumi_aws as aws
@@ -16,7 +15,8 @@ from components.image import LambdaImage, LambdaImageArgs
 from components.monitoring import MonitoredFunction, Monitoring, MonitoringArgs
 from components.registry import EcrRepository, EcrRepositoryArgs
 from components.schedule import Schedule, ScheduleArgs, staggered_expressions
-from common.contract import ACCESS, MODELS_PREFIX, PREDICTIONS_PREFIX, PRICES_PREFIX, Env, MetricNames
+from common.contract import ACCESS, MetricNames
+from common.environment import WorkloadEnvironment
 from components.settings import load_settings
 
 IMAGES_DIR = "images"
@@ -93,19 +93,16 @@ for spec in settings.functions:
             schedule_timezone=spec.schedule.timezone if spec.schedule else "UTC",
             log_retention_days=settings.log_retention_days,
             environment={
-                Env.DATA_BUCKET: data.bucket_name,
-                Env.PREDICTIONS_TABLE: data.table_name,
-                Env.LEGACY_BUCKET: data.legacy_bucket_name,
-                Env.LEGACY_PREFIX: data.legacy_prefix,
-                Env.PRICES_PREFIX: PRICES_PREFIX,
-                Env.MODELS_PREFIX: MODELS_PREFIX,
-                Env.PREDICTIONS_PREFIX: PREDICTIONS_PREFIX,
-                Env.FORECAST_HORIZON_DAYS: str(settings.workload.forecast_horizon_days),
-                Env.MAX_PRICE_AGE_DAYS: str(settings.workload.max_price_age_days),
-                Env.MIN_IMPROVEMENT: str(settings.workload.min_improvement),
-                Env.LEGACY_FILE_NAMES: json.dumps(dict(settings.workload.legacy_file_names), sort_keys=True),
-                Env.SERVICE: physical_name,
-                Env.METRICS_NAMESPACE: MetricNames.NAMESPACE,
+                **WorkloadEnvironment(
+                    data_bucket=data.bucket_name,
+                    predictions_table=data.table_name,
+                    legacy_bucket=data.legacy_bucket_name,
+                    legacy_prefix=data.legacy_prefix,
+                    max_price_age_days=settings.workload.max_price_age_days,
+                    min_improvement=settings.workload.min_improvement,
+                    forecast_horizon_days=settings.workload.forecast_horizon_days,
+                    legacy_file_names=settings.workload.legacy_file_names,
+                ).variables(service=physical_name),
                 **spec.environment,
             },
             statements=data.statements(ACCESS[spec.image]),

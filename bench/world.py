@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 from common.events import now_utc, today_utc
 from common.contract import COMMODITIES
 from common.environment import WorkloadEnvironment
-from demo.emulator import Emulator, create_data_plane, handler_environment, seed_prices
+from demo.emulator import Emulator, create_data_plane, seed_prices
 from demo.prices import generate
 
 COMMODITY = "corn"
@@ -50,7 +50,7 @@ def world() -> Iterator[World]:
     with Emulator() as emulator:
         environment = {
             **emulator.environment,
-            **handler_environment(NAMES, service="bench"),
+            **NAMES.variables(service="bench"),
             **LAMBDA_LIKE,
             "BASELINE_MODEL_KEY": BASELINE_MODEL_KEY,
         }

@@ -23,7 +23,7 @@ from common.contract import COMMODITIES
 from common.schema import parse_csv
 from components.settings import settings_from_config, stack_config
 from common.environment import WorkloadEnvironment
-from demo.emulator import ACCOUNT_ID, Emulator, apply_environment, create_data_plane, handler_environment, seed_prices, stack_names
+from demo.emulator import ACCOUNT_ID, Emulator, apply_environment, create_data_plane, seed_prices, stack_names
 
 OUTPUT = ROOT / "demo-output"
 
@@ -64,7 +64,7 @@ def main() -> int:
         results = {}
         with open(log_path, "w") as log, contextlib.redirect_stdout(log):
             # Powertools reads its namespace and service when a handler module is imported.
-            apply_environment(handler_environment(names, service=settings.function_name(trainer)))
+            apply_environment(names.variables(service=settings.function_name(trainer)))
             from predictor import handler as predictor_handler
             from trainer import handler as trainer_handler
 
@@ -72,7 +72,7 @@ def main() -> int:
             training = trainer_handler.handler(dict(trainer.event), Context(settings.function_name(trainer), trainer.memory_mb, trainer.timeout_seconds))
             train_seconds = time.perf_counter() - started
             for function in predictors:
-                apply_environment(handler_environment(names, service=settings.function_name(function)))
+                apply_environment(names.variables(service=settings.function_name(function)))
                 event = dict(function.event)
                 results[event["commodity"]] = predictor_handler.handler(
                     event, Context(settings.function_name(function), function.memory_mb, function.timeout_seconds)

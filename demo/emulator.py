@@ -16,7 +16,6 @@ from moto.server import ThreadedMotoServer
 from common.environment import WorkloadEnvironment
 from common.schema import to_csv
 from common.storage import price_key
-from common.contract import Env, MetricNames
 from components.settings import Settings
 from demo.prices import generate
 
@@ -38,11 +37,6 @@ def stack_names(settings: Settings) -> WorkloadEnvironment:
         forecast_horizon_days=settings.workload.forecast_horizon_days,
         legacy_file_names=settings.workload.legacy_file_names,
     )
-
-
-def handler_environment(names: WorkloadEnvironment, *, service: str) -> dict[str, str]:
-    """What the stack injects into a function: the workload's names plus Powertools' service and namespace."""
-    return {**names.variables(), Env.SERVICE: service, Env.METRICS_NAMESPACE: MetricNames.NAMESPACE}
 
 
 class Emulator:

@@ -19,7 +19,7 @@ from common.environment import WorkloadEnvironment
 from common.events import today_utc
 from common.contract import COMMODITIES
 from components.settings import settings_from_config, stack_config
-from demo.emulator import Emulator, create_data_plane, handler_environment, seed_prices, stack_names
+from demo.emulator import Emulator, create_data_plane, seed_prices, stack_names
 from tools.images import INVOKE_PATH, ROOT, LambdaContainer, build, host_architecture
 
 LABEL = "org.commodity-forecasts.serve"
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         seed_prices(emulator, names, COMMODITIES, today_utc())
         environment = {
             **{key: value for key, value in emulator.environment.items()},
-            **handler_environment(names, service="serve"),
+            **names.variables(service="serve"),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "AWS_LAMBDA_FUNCTION_TIMEOUT": "900",
         }

@@ -20,6 +20,7 @@ from common.contract import (
     PRICES_PREFIX,
     Env,
     Knob,
+    MetricNames,
 )
 from common.errors import MissingConfiguration
 
@@ -49,9 +50,11 @@ class WorkloadEnvironment:
         """`<legacy_prefix><name>.json`, the object the mobile app reads for `commodity`."""
         return f"{self.legacy_prefix}{self.legacy_file_names.get(commodity, commodity)}.json"
 
-    def variables(self) -> dict[str, str]:
-        """The environment variables `from_env` reads, for launching a handler elsewhere."""
-        return {
+    def variables(self, *, service: str | None = None) -> dict[str, str]:
+        """The environment variables `from_env` reads: what the stack gives each function (with `service`,
+        Powertools' service name and the metrics namespace too), and what the demo and tests launch with."""
+        powertools = {Env.SERVICE: service, Env.METRICS_NAMESPACE: MetricNames.NAMESPACE} if service else {}
+        return powertools | {
             Env.DATA_BUCKET: self.data_bucket,
             Env.PREDICTIONS_TABLE: self.predictions_table,
             Env.LEGACY_BUCKET: self.legacy_bucket,

@@ -16,7 +16,7 @@ import pytest
 from common.environment import WorkloadEnvironment
 from common.events import today_utc
 from common.contract import COMMODITIES
-from demo.emulator import Emulator, create_data_plane, handler_environment, seed_prices
+from demo.emulator import Emulator, create_data_plane, seed_prices
 from demo.prices import generate
 
 NAMES = WorkloadEnvironment(
@@ -48,7 +48,7 @@ def emulator():
     with pytest.MonkeyPatch.context() as patch, Emulator() as running:
         for key, value in {
             **running.environment,
-            **handler_environment(NAMES, service="tests"),
+            **NAMES.variables(service="tests"),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_DEV": "false",
         }.items():
