@@ -6,6 +6,8 @@ EventBridge Scheduler delivers the schedule's `input` verbatim, so a scheduled r
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -113,3 +115,31 @@ def _as_of(value: Any) -> date:
     if day < EARLIEST_AS_OF:
         raise InvalidEvent(f"as_of {value} is before {EARLIEST_AS_OF}, earlier than any price history this project keeps")
     return day
+
+
+MAX_HTTP_BODY = 4096
+"""Bytes of a Function URL request body read at most: a prediction request is a few dozen."""
+
+
+def is_http_request(event: Any) -> bool:
+    """A Function URL (or API Gateway HTTP API) request: payload format 2.0."""
+    return isinstance(event, dict) and event.get("version") == "2.0" and isinstance(event.get("requestContext"), dict) \
+        and "http" in event["requestContext"]
+
+
+def http_json_body(event: dict) -> Any:
+    """The request's JSON body; a missing, oversized, undecodable or non-JSON body is an `InvalidEvent`."""
+    raw = event.get("body")
+    if not isinstance(raw, str) or not raw:
+        raise InvalidEvent('the request needs a JSON body, e.g. {"commodity": "corn"}')
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(raw, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidEvent("the request body is not valid base64-encoded UTF-8") from None
+    if len(raw) > MAX_HTTP_BODY:
+        raise InvalidEvent(f"the request body is {len(raw)} characters; at most {MAX_HTTP_BODY}")
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise InvalidEvent(f"the request body is not JSON ({error.msg}): {_shown(raw)}") from None

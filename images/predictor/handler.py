@@ -6,6 +6,8 @@ them. Only the legacy mobile JSON is best-effort: its failure is logged and coun
 
 from __future__ import annotations
 
+import json
+
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -13,6 +15,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from common.contract import MetricNames
 from common.environment import WorkloadEnvironment
+from common import events
+from common.errors import InvalidEvent
 from common.events import PredictionRequest, now_utc
 from predictor import service
 
@@ -27,8 +31,30 @@ dynamodb = boto3.client("dynamodb")
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event, context):
+    """A scheduled or direct invocation (the event is the request, failures raise), or a Function URL
+    request (HTTP payload 2.0: the JSON body is the request; a bad request is answered 400 with the
+    reason, a prediction 200; any other failure still raises, so Lambda answers 502 and alarms see it)."""
+    if events.is_http_request(event):
+        try:
+            request = PredictionRequest.parse(events.http_json_body(event))
+        except InvalidEvent as error:
+            logger.warning("bad on-demand request", extra={"reason": str(error)})
+            return _http_response(400, {"error": str(error)})
+        return _http_response(200, _predict(request))
     try:
         request = PredictionRequest.parse(event)
+    except InvalidEvent:
+        logger.exception("prediction failed")
+        raise
+    return _predict(request)
+
+
+def _http_response(status: int, document: dict) -> dict:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(document)}
+
+
+def _predict(request: PredictionRequest) -> dict:
+    try:
         env = WorkloadEnvironment.from_env()
         logger.append_keys(commodity=request.commodity, as_of=request.as_of.isoformat())
         model = service.load_model(s3, env, request.commodity)

@@ -203,3 +203,41 @@ def test_stray_files_are_never_read_but_logged_and_counted(seeded, context, capf
     assert result["models"][0]["commodity"] == "corn", "stray files do not break training (they are not read)"
     assert metric_value(emitted_metrics(capfd.readouterr().out), "StrayPriceFiles", commodity="corn") == 3
     assert [r for r in caplog.records if r.getMessage() == "stray files under the price prefix were not read"]
+
+
+def http_event(body, *, base64_encoded: bool = False) -> dict:
+    """A Function URL request as Lambda delivers it (payload format 2.0)."""
+    import base64
+
+    text = body if isinstance(body, str) else json.dumps(body)
+    return {
+        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"}, "requestId": "r1"},
+        "body": base64.b64encode(text.encode()).decode() if base64_encoded else text,
+        "isBase64Encoded": base64_encoded,
+    }
+
+
+def test_a_function_url_request_is_answered_with_the_prediction(published, predictor, context, today):
+    answer = predictor(http_event({"commodity": "wheat"}, base64_encoded=True), context)
+    assert answer["statusCode"] == 200 and answer["headers"]["Content-Type"] == "application/json"
+    body = json.loads(answer["body"])
+    assert body["commodity"] == "wheat" and body["effective_date"] == today.isoformat()
+
+
+@pytest.mark.parametrize("body, reason", [
+    ({"commodity": "oats"}, "unknown commodity 'oats'"),
+    ("{not json", "the request body is not JSON"),
+    ("", "the request needs a JSON body"),
+    ({"commodity": "corn", "as_of": "tomorrow"}, "as_of must be a YYYY-MM-DD date, got 'tomorrow'"),
+])
+def test_a_bad_function_url_request_is_a_400_with_the_reason(plane, predictor, context, body, reason):
+    answer = predictor(http_event(body), context)
+    assert answer["statusCode"] == 400
+    assert reason in json.loads(answer["body"])["error"]
+
+
+def test_a_real_failure_behind_a_function_url_still_raises(plane, predictor, context):
+    with pytest.raises(errors.ModelNotFound):
+        predictor(http_event({"commodity": "corn"}), context)
