@@ -84,6 +84,7 @@ class MetricNames:
     MODEL_IMPROVEMENT_PCT = "ModelImprovementPct"
     TRAINING_FAILURES = "TrainingFailures"
     STRAY_PRICE_FILES = "StrayPriceFiles"
+    OLDER_THAN_SERVING = "OlderThanServing"
 
 
 @dataclass(frozen=True)

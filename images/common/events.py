@@ -57,10 +57,15 @@ class TrainingRequest:
 
     commodities: tuple[str, ...]
     as_of: date
+    allow_older: bool = False
+    """Let a run for an `as_of` older than the serving model's replace it (logged and counted)."""
 
     @classmethod
     def parse(cls, event: Any) -> "TrainingRequest":
-        body = _object(event, allowed={"commodity", "commodities", "as_of"}, example='{} or {"commodities": ["corn"]}')
+        body = _object(event, allowed={"commodity", "commodities", "as_of", "allow_older"}, example='{} or {"commodities": ["corn"]}')
+        allow_older = body.get("allow_older", False)
+        if not isinstance(allow_older, bool):
+            raise InvalidEvent(f"allow_older must be true or false, got {_shown(allow_older)}")
         if "commodity" in body and "commodities" in body:
             raise InvalidEvent("event may name 'commodity' or 'commodities', not both")
         if "commodity" in body:
@@ -72,7 +77,7 @@ class TrainingRequest:
         else:
             names = list(COMMODITIES)
         commodities = tuple(dict.fromkeys(_commodity(name) for name in names))
-        return cls(commodities=commodities, as_of=_as_of(body.get("as_of")))
+        return cls(commodities=commodities, as_of=_as_of(body.get("as_of")), allow_older=allow_older)
 
 
 def _object(event: Any, *, allowed: set[str], example: str) -> dict[str, Any]:

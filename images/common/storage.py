@@ -85,9 +85,13 @@ def price_years(s3, bucket: str, prices_prefix: str, commodity: str) -> tuple[li
 POINTER_FIELDS = ("version", "model_key", "metadata_key", "sha256", "trained_at")
 
 
+def read_latest_pointer_or_none(s3, bucket: str, models_prefix: str, commodity: str) -> dict[str, Any] | None:
+    return get_json(s3, bucket, latest_key(models_prefix, commodity), required=POINTER_FIELDS)
+
+
 def read_latest_pointer(s3, bucket: str, models_prefix: str, commodity: str) -> dict[str, Any]:
     key = latest_key(models_prefix, commodity)
-    pointer = get_json(s3, bucket, key, required=POINTER_FIELDS)
+    pointer = read_latest_pointer_or_none(s3, bucket, models_prefix, commodity)
     if pointer is None:
         raise ModelNotFound(f"{commodity}: no promoted model; s3://{bucket}/{key} does not exist (run the trainer)")
     return pointer

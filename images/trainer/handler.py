@@ -41,7 +41,8 @@ def handler(event, context):
                 _emit(commodity, MetricNames.STRAY_PRICE_FILES, MetricUnit.Count, len(stray))
             result = training.train(
                 commodity, rows, as_of=request.as_of, now=now_utc(), min_improvement=env.min_improvement,
-                horizon=env.forecast_horizon_days,
+                horizon=env.forecast_horizon_days, serving=training.read_serving(s3, env, commodity),
+                allow_older=request.allow_older,
             )
             summary = training.publish(s3, env, result)
         except Exception as error:  # counted here, raised below once every commodity had its turn
@@ -53,6 +54,9 @@ def handler(event, context):
         logger.info("model trained", extra=summary)
         metrics.add_metric(name=MetricNames.MODELS_TRAINED, unit=MetricUnit.Count, value=1)
         _emit(commodity, MetricNames.MODEL_PROMOTED, MetricUnit.Count, int(summary["promoted"]))
+        if result.metadata["promotion"]["older_than_serving"]:
+            logger.warning("run older than the serving model", extra={"commodity": commodity, "promoted": summary["promoted"]})
+            _emit(commodity, MetricNames.OLDER_THAN_SERVING, MetricUnit.Count, 1)
         _emit(commodity, MetricNames.MODEL_IMPROVEMENT_PCT, MetricUnit.Percent, summary["improvement"] * 100)
     if failures:
         raise TrainingFailed("; ".join(f"{name}: {reason}" for name, reason in failures.items()))

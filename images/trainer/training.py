@@ -20,6 +20,7 @@ from sklearn.model_selection import TimeSeriesSplit
 
 from common import storage
 from common.environment import WorkloadEnvironment
+from common.errors import CorruptObject
 from common.features import DEFAULT_HORIZON, FEATURE_NAMES, LOOKBACK, feature_matrix, horizon_log_return
 from common.schema import PriceRow, check_window, validate_history
 
@@ -47,9 +48,45 @@ class TrainingResult:
     def beats_naive(self) -> bool:
         return bool(self.metadata["metrics"]["beats_naive"])
 
+    @property
+    def promote(self) -> bool:
+        return bool(self.metadata["promotion"]["promote"])
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What serves now (from latest.json and its metadata): its version, `as_of` and configuration."""
+
+    version: str
+    as_of: date
+    params: dict[str, Any]
+
+
+def promotion(metrics: dict[str, Any], *, as_of: date, serving: Serving | None, allow_older: bool) -> dict[str, Any]:
+    """Whether a candidate replaces what serves, and why. It must beat the naive forecast (by more than
+    `min_improvement`) and not lose to the serving configuration refit on the same training window and
+    scored on the same held-out window (a tie is the same configuration on newer data). A run for an
+    `as_of` older than the serving model's never replaces it unless the event says `allow_older`. The
+    comparison is one place, so a significance test can take the place of `<=` here."""
+    reasons = []
+    if not metrics["beats_naive"]:
+        reasons.append(f"MAE {metrics['model_mae']:.4f} does not beat the naive forecast's {metrics['naive_mae']:.4f} by more than {metrics['min_improvement']:.1%}")
+    if serving is not None and metrics["serving_mae"] < metrics["model_mae"]:
+        reasons.append(f"MAE {metrics['model_mae']:.4f} loses to the serving configuration's {metrics['serving_mae']:.4f} on the same window")
+    older = serving is not None and as_of < serving.as_of
+    if older and not allow_older:
+        reasons.append(f"as_of {as_of} is older than the serving model's {serving.as_of} (set allow_older to promote it anyway)")
+    return {
+        "promote": not reasons,
+        "reasons": reasons or ["beats the naive forecast and the serving configuration"],
+        "compared_with": serving.version if serving else None,
+        "older_than_serving": older,
+    }
+
 
 def train(
     commodity: str, rows: list[PriceRow], *, as_of: date, now: datetime, min_improvement: float, horizon: int = DEFAULT_HORIZON,
+    serving: Serving | None = None, allow_older: bool = False,
 ) -> TrainingResult:
     """Select, fit and score a model forecasting `horizon` trading days ahead on `rows` (validated history
     up to `as_of`)."""
@@ -81,6 +118,12 @@ def train(
     metrics["improvement"] = 1 - metrics["model_mae"] / metrics["naive_mae"]
     metrics["min_improvement"] = min_improvement
     metrics["beats_naive"] = metrics["improvement"] > min_improvement
+    if serving is not None:
+        # The serving model was refit on everything it knew; its configuration refit on this training window
+        # forecasts the same held-out window without having seen it.
+        refit = _fit(serving.params, features[training], target[training])
+        metrics["serving_mae"] = float(mean_absolute_error(actual, closes[holdout] * np.exp(refit.predict(features[holdout]))))
+    decision = promotion(metrics, as_of=as_of, serving=serving, allow_older=allow_older)
 
     # Scored as above; the published model is the same configuration refit on every known target.
     final = _fit(params, features[usable], target[usable])
@@ -111,6 +154,7 @@ def train(
         "holdout_window": _window(dates, holdout),
         "final_fit_window": _window(dates, usable),
         "metrics": metrics,
+        "promotion": decision,
         "libraries": {
             "python": platform.python_version(),
             "xgboost": xgb.__version__,
@@ -130,7 +174,7 @@ def publish(s3, env: WorkloadEnvironment, result: TrainingResult) -> dict[str, A
     written last, so a crash at any step leaves it naming a complete, unchanged model."""
     folder = storage.model_folder(env.models_prefix, result.commodity, result.version)
     model_key, metadata_key, backtest_key = f"{folder}model.ubj", f"{folder}metadata.json", f"{folder}backtest.csv"
-    metadata = {**result.metadata, "model_key": model_key, "promoted": result.beats_naive}
+    metadata = {**result.metadata, "model_key": model_key, "promoted": result.promote}
     storage.put_once(s3, env.data_bucket, model_key, result.model, "application/octet-stream", same_bytes_required=True)
     buffer = io.StringIO()
     result.backtest.to_csv(buffer, index=False)
@@ -143,15 +187,30 @@ def publish(s3, env: WorkloadEnvironment, result: TrainingResult) -> dict[str, A
         "sha256": metadata["model_sha256"],
         "trained_at": metadata["trained_at"],
     }
-    if result.beats_naive:
+    if result.promote:
         storage.put_json(s3, env.data_bucket, storage.latest_key(env.models_prefix, result.commodity), pointer)
     return {
         "commodity": result.commodity,
         "version": result.version,
-        "promoted": result.beats_naive,
+        "promoted": result.promote,
+        "promotion": result.metadata["promotion"]["reasons"],
         "model_key": model_key,
         **{name: round(value, 6) if isinstance(value, float) else value for name, value in result.metadata["metrics"].items()},
     }
+
+
+def read_serving(s3, env: WorkloadEnvironment, commodity: str) -> Serving | None:
+    """The model serving now, or None before the first promotion."""
+    pointer = storage.read_latest_pointer_or_none(s3, env.data_bucket, env.models_prefix, commodity)
+    if pointer is None:
+        return None
+    metadata = storage.get_json(s3, env.data_bucket, pointer["metadata_key"], required=("as_of", "version"))
+    if metadata is None or not isinstance(metadata.get("params"), dict):
+        raise CorruptObject(f"s3://{env.data_bucket}/{pointer['metadata_key']} (named by latest.json) is missing or has no params")
+    try:
+        return Serving(version=pointer["version"], as_of=date.fromisoformat(metadata["as_of"]), params=metadata["params"])
+    except ValueError:
+        raise CorruptObject(f"s3://{env.data_bucket}/{pointer['metadata_key']}: as_of {metadata['as_of'][:40]!r} is not a date") from None
 
 
 def read_history(s3, env: WorkloadEnvironment, commodity: str, as_of: date) -> tuple[list[PriceRow], list[str]]:

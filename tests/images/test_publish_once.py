@@ -118,3 +118,51 @@ def test_a_losing_model_is_stored_but_never_served(plane, trained):
     assert not loser.beats_naive
     training.publish(s3, NAMES, loser)
     assert serving_model_loads(plane).version == trained["corn"].version
+
+
+WEAK = {"n_estimators": 30, "max_depth": 1, "learning_rate": 0.05}
+"""A configuration that beats the naive forecast on corn (by about 2 %) but not the selected one (about 4.6 %)."""
+
+
+def test_a_candidate_that_loses_to_the_serving_configuration_is_not_promoted(plane, trained, context, monkeypatch):
+    from trainer import handler
+
+    s3 = plane.client("s3")
+    from tests.images.conftest import seed_prices
+
+    seed_prices(plane, NAMES, ("corn",), MODEL_AS_OF)
+    training.publish(s3, NAMES, trained["corn"])
+    monkeypatch.setattr(training, "_select_params", lambda features, target, horizon: dict(WEAK))
+    result = handler.handler({"commodity": "corn", "as_of": MODEL_AS_OF.isoformat()}, context)
+    [summary] = result["models"]
+    assert summary["beats_naive"] is True, "the candidate does beat the naive forecast"
+    assert summary["promoted"] is False
+    assert summary["serving_mae"] < summary["model_mae"]
+    assert "loses to the serving configuration" in summary["promotion"][0]
+    assert serving_model_loads(plane).version == trained["corn"].version
+
+
+def test_an_older_run_never_demotes_the_serving_model_unless_told_to(plane, trained, context, capfd):
+    from tests.images.conftest import emitted_metrics, metric_value, seed_prices
+    from trainer import handler
+
+    s3 = plane.client("s3")
+    seed_prices(plane, NAMES, ("corn",), MODEL_AS_OF)
+    training.publish(s3, NAMES, trained["corn"])
+    older = (MODEL_AS_OF - timedelta(days=30)).isoformat()
+    refused = handler.handler({"commodity": "corn", "as_of": older}, context)["models"][0]
+    assert refused["promoted"] is False and "older than the serving model's" in " ".join(refused["promotion"])
+    assert serving_model_loads(plane).version == trained["corn"].version
+    assert metric_value(emitted_metrics(capfd.readouterr().out), "OlderThanServing", commodity="corn") == 1
+    forced = handler.handler({"commodity": "corn", "as_of": older, "allow_older": True}, context)["models"][0]
+    assert forced["promoted"] is True, forced["promotion"]
+    assert serving_model_loads(plane).version == forced["version"]
+
+
+def test_the_promotion_rule_in_one_place():
+    serving = training.Serving("2026-11-20-abc", MODEL_AS_OF, {})
+    base = {"beats_naive": True, "model_mae": 0.10, "naive_mae": 0.11, "min_improvement": 0.0, "serving_mae": 0.10}
+    assert training.promotion(base, as_of=MODEL_AS_OF, serving=serving, allow_older=False)["promote"], "a tie is the same configuration on newer data"
+    assert not training.promotion({**base, "serving_mae": 0.09}, as_of=MODEL_AS_OF, serving=serving, allow_older=False)["promote"]
+    assert not training.promotion({**base, "beats_naive": False}, as_of=MODEL_AS_OF, serving=None, allow_older=False)["promote"]
+    assert training.promotion(base, as_of=MODEL_AS_OF, serving=None, allow_older=False)["compared_with"] is None
