@@ -106,7 +106,13 @@ def test_merge_deploys_dev_then_prod_through_the_gate():
     stack_job = load("deploy-stack.yml")["jobs"]["deploy"]
     assert stack_job["environment"] == "${{ inputs.stack }}", "prod waits for its environment's required reviewers"
     assert stack_job["concurrency"] == {"group": "pulumi-${{ inputs.stack }}", "cancel-in-progress": False}
-    assert stack_job["steps"][-1]["run"] == 'tools/deploy.sh "${{ inputs.stack }}"'
+    assert stack_job["steps"][-1]["run"] == 'tools/deploy.sh "$STACK"', "no ${{ }} expanded inside run: (template injection)"
+    assert stack_job["steps"][-1]["env"]["STACK"] == "${{ inputs.stack }}"
+
+
+def test_workflows_pass_zizmor_with_no_finding():
+    result = subprocess.run([tool("zizmor"), "--offline", str(ROOT / ".github" / "workflows")], capture_output=True, text=True)
+    assert result.returncode == 0 and "No findings to report" in result.stdout + result.stderr, result.stdout[-3000:]
 
 
 def test_deploy_script_gates_images_before_the_full_update():
