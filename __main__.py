@@ -16,7 +16,6 @@ from components.monitoring import MonitoredFunction, Monitoring, MonitoringArgs
 from components.registry import EcrRepository, EcrRepositoryArgs
 from components.schedule import Schedule, ScheduleArgs, staggered_expressions
 from common.contract import ACCESS, MetricNames
-from common.environment import WorkloadEnvironment
 from components.settings import load_settings
 
 IMAGES_DIR = "images"
@@ -93,15 +92,8 @@ for spec in settings.functions:
             schedule_timezone=spec.schedule.timezone if spec.schedule else "UTC",
             log_retention_days=settings.log_retention_days,
             environment={
-                **WorkloadEnvironment(
-                    data_bucket=data.bucket_name,
-                    predictions_table=data.table_name,
-                    legacy_bucket=data.legacy_bucket_name,
-                    legacy_prefix=data.legacy_prefix,
-                    max_price_age_days=settings.workload.max_price_age_days,
-                    min_improvement=settings.workload.min_improvement,
-                    forecast_horizon_days=settings.workload.forecast_horizon_days,
-                    legacy_file_names=settings.workload.legacy_file_names,
+                **settings.workload_environment(
+                    data_bucket=data.bucket_name, predictions_table=data.table_name, legacy_bucket=data.legacy_bucket_name,
                 ).variables(service=physical_name),
                 **spec.environment,
             },

@@ -95,14 +95,7 @@ class DataPlane(pulumi.ComponentResource):
             bucket=bucket.id,
             policy=pulumi.Output.json_dumps({
                 "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }],
+                "Statement": [_deny_insecure_transport(bucket.arn)],
             }),
             opts=bucket_child,
         )
@@ -171,14 +164,7 @@ class DataPlane(pulumi.ComponentResource):
                         "Resource": pulumi.Output.concat(logs.arn, "/data/*"),
                         "Condition": {"ArnLike": {"aws:SourceArn": bucket.arn}},
                     },
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [logs.arn, pulumi.Output.concat(logs.arn, "/*")],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    },
+                    _deny_insecure_transport(logs.arn),
                 ],
             }),
             opts=child,
@@ -211,6 +197,18 @@ class DataPlane(pulumi.ComponentResource):
                 "WriteLegacyPrefix", ("s3:PutObject",), (pulumi.Output.concat(self.legacy_bucket_arn, f"/{self.legacy_prefix}*"),)
             ))
         return tuple(statements)
+
+
+def _deny_insecure_transport(bucket_arn: pulumi.Output[str]) -> dict:
+    """TLS only: every request to the bucket or its objects over plain HTTP is denied."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
 
 
 def _validate(args: DataPlaneArgs) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.contract import ACCESS, COMMODITIES, FORECAST_HORIZON_DAYS, LEGACY_PREFIX, MAX_PRICE_AGE_DAYS, MIN_IMPROVEMENT, Knob
-from common.environment import LEGACY_FILE_NAME
+from common.environment import LEGACY_FILE_NAME, WorkloadEnvironment
 from components import cron
 
 PROJECT = "commodity-forecasts"
@@ -191,6 +191,20 @@ class Settings:
     @property
     def predictions_table_name(self) -> str:
         return f"{self.name_prefix}-predictions"
+
+    def workload_environment(self, *, data_bucket: Any, predictions_table: Any, legacy_bucket: Any) -> WorkloadEnvironment:
+        """What this stack tells its functions (names may be resource outputs): the one source for the
+        program, the demo and `make serve`."""
+        return WorkloadEnvironment(
+            data_bucket=data_bucket,
+            predictions_table=predictions_table,
+            legacy_bucket=legacy_bucket,
+            legacy_prefix=self.legacy_prefix,
+            max_price_age_days=self.workload.max_price_age_days,
+            min_improvement=self.workload.min_improvement,
+            forecast_horizon_days=self.workload.forecast_horizon_days,
+            legacy_file_names=self.workload.legacy_file_names,
+        )
 
     def function_name(self, function: FunctionSettings) -> str:
         return f"{self.name_prefix}-{function.name}"

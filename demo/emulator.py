@@ -25,17 +25,10 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
 
 
 def stack_names(settings: Settings) -> WorkloadEnvironment:
-    """What the stack would inject into its functions, on the emulator's account: its physical names and
-    its workload settings."""
-    return WorkloadEnvironment(
-        data_bucket=settings.data_bucket_name(ACCOUNT_ID),
-        predictions_table=settings.predictions_table_name,
+    """What the stack would inject into its functions, with the emulator's account in the bucket name."""
+    return settings.workload_environment(
+        data_bucket=settings.data_bucket_name(ACCOUNT_ID), predictions_table=settings.predictions_table_name,
         legacy_bucket=settings.legacy_bucket,
-        legacy_prefix=settings.legacy_prefix,
-        max_price_age_days=settings.workload.max_price_age_days,
-        min_improvement=settings.workload.min_improvement,
-        forecast_horizon_days=settings.workload.forecast_horizon_days,
-        legacy_file_names=settings.workload.legacy_file_names,
     )
 
 
