@@ -50,18 +50,7 @@ class DataPlane(pulumi.ComponentResource):
 
         bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, force_destroy=not args.protect, opts=stateful)
         bucket_child = pulumi.ResourceOptions(parent=self, depends_on=[bucket])
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=bucket_child
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=bucket_child,
-        )
+        _owner_only(name, bucket, bucket_child)
         aws.s3.BucketVersioning(
             f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=bucket_child
         )
@@ -136,11 +125,7 @@ class DataPlane(pulumi.ComponentResource):
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         logs = aws.s3.Bucket(f"{name}-access-logs", bucket=pulumi.Output.concat(bucket.bucket, "-logs"), force_destroy=not args.protect, opts=stateful)
         child = pulumi.ResourceOptions(parent=self, depends_on=[logs])
-        aws.s3.BucketOwnershipControls(f"{name}-access-logs-ownership", bucket=logs.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-access-logs-public-access", bucket=logs.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=child,
-        )
+        _owner_only(f"{name}-access-logs", logs, child)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-access-logs-encryption", bucket=logs.id,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=child,
@@ -197,6 +182,15 @@ class DataPlane(pulumi.ComponentResource):
                 "WriteLegacyPrefix", ("s3:PutObject",), (pulumi.Output.concat(self.legacy_bucket_arn, f"/{self.legacy_prefix}*"),)
             ))
         return tuple(statements)
+
+
+def _owner_only(prefix: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions) -> None:
+    """No ACLs (the bucket owner owns every object) and no public access of any kind."""
+    aws.s3.BucketOwnershipControls(f"{prefix}-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts)
+    aws.s3.BucketPublicAccessBlock(
+        f"{prefix}-public-access", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+        ignore_public_acls=True, restrict_public_buckets=True, opts=opts,
+    )
 
 
 def _deny_insecure_transport(bucket_arn: pulumi.Output[str]) -> dict:
