@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common.contract import ACCESS, COMMODITIES, FORECAST_HORIZON_DAYS, LEGACY_PREFIX, MAX_PRICE_AGE_DAYS, MIN_IMPROVEMENT, Knob
+from common.contract import ACCESS, COMMODITIES, FORECAST_HORIZON_DAYS, LEGACY_PREFIX, MAX_PRICE_AGE_DAYS, MIN_IMPROVEMENT, SIGNIFICANCE_LEVEL, Knob
 from common.environment import LEGACY_FILE_NAME, WorkloadEnvironment
 from components import cron
 
@@ -150,6 +150,7 @@ class WorkloadSettings:
     forecast_horizon_days: int = int(FORECAST_HORIZON_DAYS.default)
     max_price_age_days: int = int(MAX_PRICE_AGE_DAYS.default)
     min_improvement: float = MIN_IMPROVEMENT.default
+    significance_level: float = SIGNIFICANCE_LEVEL.default
     legacy_file_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Commodity → file name the mobile app reads (without `.json`); unlisted commodities use their own name."""
 
@@ -202,6 +203,7 @@ class Settings:
             legacy_prefix=self.legacy_prefix,
             max_price_age_days=self.workload.max_price_age_days,
             min_improvement=self.workload.min_improvement,
+            significance_level=self.workload.significance_level,
             forecast_horizon_days=self.workload.forecast_horizon_days,
             legacy_file_names=self.workload.legacy_file_names,
         )
@@ -354,6 +356,7 @@ def _workload(top: "_Reader") -> WorkloadSettings:
         forecast_horizon_days=top.knob(FORECAST_HORIZON_DAYS, whole=True),
         max_price_age_days=top.knob(MAX_PRICE_AGE_DAYS, whole=True),
         min_improvement=top.knob(MIN_IMPROVEMENT, whole=False),
+        significance_level=top.knob(SIGNIFICANCE_LEVEL, whole=False),
         legacy_file_names=MappingProxyType(names),
     )
 

@@ -44,10 +44,12 @@ MARKETS = {
 }
 
 
-def generate(commodity: str, end: date, start: date = START) -> list[PriceRow]:
-    """Daily closes for `commodity` on every trading day from `start` to `end` inclusive."""
+def generate(commodity: str, end: date, start: date = START, *, seed: int | None = None) -> list[PriceRow]:
+    """Daily closes for `commodity` on every trading day from `start` to `end` inclusive. `seed` draws
+    another history of the same market (the skill tests' many seeds); by default each commodity has its own."""
     market = MARKETS[commodity]
-    seed = int.from_bytes(hashlib.sha256(commodity.encode()).digest()[:8], "big")
+    if seed is None:
+        seed = int.from_bytes(hashlib.sha256(commodity.encode()).digest()[:8], "big")
     rng = np.random.default_rng(seed)
     reversion = 0.5 ** (1 / market.reversion_half_life_days)
     shock_decay = 0.5 ** (1 / market.shock_half_life_days)

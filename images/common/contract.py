@@ -35,6 +35,7 @@ class Env:
     MAX_PRICE_AGE_DAYS = "MAX_PRICE_AGE_DAYS"
     MIN_IMPROVEMENT = "MIN_IMPROVEMENT"
     FORECAST_HORIZON_DAYS = "FORECAST_HORIZON_DAYS"
+    SIGNIFICANCE_LEVEL = "SIGNIFICANCE_LEVEL"
     SERVICE = "POWERTOOLS_SERVICE_NAME"
     METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 
@@ -64,8 +65,18 @@ MAX_PRICE_AGE_DAYS = Knob(
     "max_price_age_days", 4, 1, 30, "The newest price may be at most this many days older than the run date (a weekend plus a holiday).",
 )
 MIN_IMPROVEMENT = Knob(
-    "min_improvement", 0.0, 0.0, 1.0, "Fraction by which a model's MAE must beat the naive forecast's to be promoted.",
+    "min_improvement", 0.0, 0.0, 1.0,
+    "Minimum effect size on top of significance: fraction by which a model's MAE must beat the naive forecast's to be promoted.",
 )
+SIGNIFICANCE_LEVEL = Knob(
+    "significance_level", 0.05, 0.001, 0.5,
+    "A method replaces the serving one only when a Diebold-Mariano test finds it better at this level (one-sided p-value below it).",
+)
+
+INTERVAL_LEVELS = (80, 95)
+"""Every forecast carries a prediction interval at each of these nominal coverages (percent)."""
+FORECAST_METHODS = ("model", "naive")
+"""What a forecast was made by: the promoted XGBoost model, or the last close carried forward."""
 
 
 class MetricNames:
@@ -85,6 +96,8 @@ class MetricNames:
     TRAINING_FAILURES = "TrainingFailures"
     STRAY_PRICE_FILES = "StrayPriceFiles"
     OLDER_THAN_SERVING = "OlderThanServing"
+    MODEL_DEMOTED = "ModelDemoted"
+    """The naive forecast was significantly better than the serving model, and replaced it."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from common.contract import (
     FORECAST_HORIZON_DAYS,
     MAX_PRICE_AGE_DAYS,
     MIN_IMPROVEMENT,
+    SIGNIFICANCE_LEVEL,
     MODELS_PREFIX,
     PREDICTIONS_PREFIX,
     PRICES_PREFIX,
@@ -42,6 +43,7 @@ class WorkloadEnvironment:
     predictions_prefix: str = PREDICTIONS_PREFIX
     max_price_age_days: int = int(MAX_PRICE_AGE_DAYS.default)
     min_improvement: float = MIN_IMPROVEMENT.default
+    significance_level: float = SIGNIFICANCE_LEVEL.default
     forecast_horizon_days: int = int(FORECAST_HORIZON_DAYS.default)
     legacy_file_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Commodity → the file name (without `.json`) the mobile app reads; a commodity not listed uses its own name."""
@@ -64,6 +66,7 @@ class WorkloadEnvironment:
             Env.PREDICTIONS_PREFIX: self.predictions_prefix,
             Env.MAX_PRICE_AGE_DAYS: str(self.max_price_age_days),
             Env.MIN_IMPROVEMENT: str(self.min_improvement),
+            Env.SIGNIFICANCE_LEVEL: str(self.significance_level),
             Env.FORECAST_HORIZON_DAYS: str(self.forecast_horizon_days),
             Env.LEGACY_FILE_NAMES: json.dumps(dict(self.legacy_file_names), sort_keys=True),
         }
@@ -80,6 +83,7 @@ class WorkloadEnvironment:
             predictions_prefix=_prefix(Env.PREDICTIONS_PREFIX),
             max_price_age_days=int(_knob(Env.MAX_PRICE_AGE_DAYS, MAX_PRICE_AGE_DAYS, whole=True)),
             min_improvement=_knob(Env.MIN_IMPROVEMENT, MIN_IMPROVEMENT, whole=False),
+            significance_level=_knob(Env.SIGNIFICANCE_LEVEL, SIGNIFICANCE_LEVEL, whole=False),
             forecast_horizon_days=int(_knob(Env.FORECAST_HORIZON_DAYS, FORECAST_HORIZON_DAYS, whole=True)),
             legacy_file_names=MappingProxyType(_file_names(os.environ.get(Env.LEGACY_FILE_NAMES, "{}"))),
         )

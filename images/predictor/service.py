@@ -1,5 +1,6 @@
-"""The predictor's work, as plain functions: load the promoted model, read and validate recent
-prices, predict, and store the result idempotently. The handler only wires these together."""
+"""The predictor's work, as plain functions: load what serves (the promoted model, or the naive
+forecast when no model has earned it), read and validate recent prices, predict with intervals, and
+store the result idempotently. The handler only wires these together."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import hashlib
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 
+import json
+import math
+
 import numpy as np
 
 from common import storage
+from common.contract import FORECAST_METHODS, INTERVAL_LEVELS
 from common.environment import WorkloadEnvironment
 from common.errors import (
     ConcurrentWrites,
@@ -34,15 +39,22 @@ FLAT_THRESHOLD_PCT = 0.1
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A verified model, kept across warm invocations of one container."""
+    """A verified version of either method, kept across warm invocations of one container."""
 
     commodity: str
     version: str
     sha256: str
     trained_at: datetime
     horizon: int
-    """Trading days ahead the model forecasts."""
-    forest: Forest
+    """Trading days ahead the version forecasts."""
+    forest: Forest | None
+    """The XGBoost model; None for the naive forecast (the newest close carried forward)."""
+    intervals: dict[str, float]
+    """Level in percent ("80", "95") → conformal half-width on the log-price scale."""
+
+    @property
+    def method(self) -> str:
+        return "naive" if self.forest is None else "model"
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,15 @@ class Prediction:
     predicted_price: float
     change_pct: float
     direction: str
+    method: str
+    """"model" (the promoted XGBoost model) or "naive" (the newest close carried forward)."""
+    lower_80: float
+    upper_80: float
+    lower_95: float
+    upper_95: float
+    """Split-conformal prediction intervals: the close on target_date falls inside with at least this
+    probability, if the future errs like the calibration window did (its coverage on a later window is
+    in the version's metadata)."""
     model_version: str
     model_sha256: str
     model_age_days: int
@@ -70,8 +91,9 @@ _MODELS: dict[str, LoadedModel] = {}
 
 
 def load_model(s3, env: WorkloadEnvironment, commodity: str) -> LoadedModel:
-    """The promoted model for `commodity`, downloaded only when the pointer names a new one. The pointer,
-    the metadata and the model must agree; every disagreement is a typed error naming bucket and key."""
+    """What serves for `commodity`, downloaded only when the pointer names a new version. The pointer,
+    the metadata and the model (or the naive spec) must agree; every disagreement is a typed error naming
+    bucket and key."""
     bucket = env.data_bucket
     pointer = storage.read_latest_pointer(s3, bucket, env.models_prefix, commodity)
     cached = _MODELS.get(commodity)
@@ -91,21 +113,45 @@ def load_model(s3, env: WorkloadEnvironment, commodity: str) -> LoadedModel:
         raise ModelNotFound(f"{commodity}: metadata s3://{bucket}/{metadata_key} does not exist")
     _check_agreement(commodity, pointer, metadata, f"s3://{bucket}/{metadata_key}")
     _check_compatible(commodity, pointer["version"], metadata, env.forecast_horizon_days)
+    where = f"s3://{bucket}/{pointer['model_key']}"
     try:
-        forest = Forest.from_ubj(raw)
+        forest = Forest.from_ubj(raw) if metadata.get("method", "model") == "model" else _naive_spec(raw, commodity, env.forecast_horizon_days)
         trained_at = datetime.fromisoformat(metadata["trained_at"])
-    except (UnsupportedModel, KeyError, IndexError, ValueError) as error:
-        raise ModelIncompatible(f"{commodity}: model s3://{bucket}/{pointer['model_key']} cannot be read: {error}") from None
-    if forest.num_features != len(FEATURE_NAMES):
+        intervals = _intervals(metadata)
+    except (UnsupportedModel, KeyError, IndexError, ValueError, TypeError) as error:
+        raise ModelIncompatible(f"{commodity}: {where} cannot be read: {error}") from None
+    if forest is not None and forest.num_features != len(FEATURE_NAMES):
         raise ModelIncompatible(f"{commodity}: model expects {forest.num_features} features, this predictor computes {len(FEATURE_NAMES)}")
-    model = LoadedModel(commodity, pointer["version"], actual, trained_at, env.forecast_horizon_days, forest)
+    model = LoadedModel(commodity, pointer["version"], actual, trained_at, env.forecast_horizon_days, forest, intervals)
     _MODELS[commodity] = model
     return model
+
+
+def _naive_spec(raw: bytes, commodity: str, horizon: int) -> None:
+    """Check a naive version's spec (its "model"): it is the naive method for this commodity and horizon."""
+    spec = json.loads(raw.decode("utf-8"))
+    expected = {"method": "naive", "commodity": commodity, "horizon": horizon}
+    wrong = {name: spec.get(name) for name, value in expected.items() if not isinstance(spec, dict) or spec.get(name) != value}
+    if wrong:
+        raise ValueError(f"naive spec disagrees: {wrong}, expected {expected}")
+    return None
+
+
+def _intervals(metadata: dict) -> dict[str, float]:
+    """Half-widths for every level of the contract: finite and not negative, wider for a higher level."""
+    widths = metadata["intervals"]["log_half_width"]
+    values = {str(level): float(widths[str(level)]) for level in INTERVAL_LEVELS}
+    ordered = [values[str(level)] for level in sorted(INTERVAL_LEVELS)]
+    if not all(math.isfinite(v) and v >= 0 for v in ordered) or ordered != sorted(ordered):
+        raise ValueError(f"interval half-widths {values} must be finite, not negative and widen with the level")
+    return values
 
 
 def _check_agreement(commodity: str, pointer: dict, metadata: dict, where: str) -> None:
     """latest.json and metadata.json describe the same model of this commodity."""
     expected = {"commodity": commodity, "version": pointer["version"], "model_sha256": pointer["sha256"], "model_key": pointer["model_key"]}
+    if "method" in pointer:
+        expected["method"] = pointer["method"]
     disagreeing = {name: (metadata.get(name), value) for name, value in expected.items() if metadata.get(name) != value}
     if disagreeing:
         details = "; ".join(f"{name} is {found!r}, expected {wanted!r}" for name, (found, wanted) in disagreeing.items())
@@ -113,7 +159,18 @@ def _check_agreement(commodity: str, pointer: dict, metadata: dict, where: str) 
 
 
 def _check_compatible(commodity: str, version: str, metadata: dict, horizon: int) -> None:
-    """The model was trained on the features and horizon this code computes, by an XGBoost it reads."""
+    """The version forecasts the horizon this code serves; a model was trained on the features this code
+    computes, by an XGBoost it reads."""
+    method = metadata.get("method", "model")
+    if method not in FORECAST_METHODS:
+        raise ModelIncompatible(f"{commodity}: version {version} has method {str(method)[:40]!r}; this predictor serves {FORECAST_METHODS}")
+    if method == "naive":
+        if metadata.get("horizon") != horizon:
+            raise ModelIncompatible(
+                f"{commodity}: naive version {version} was calibrated at horizon {metadata.get('horizon')}; this predictor "
+                f"serves horizon {horizon} (FORECAST_HORIZON_DAYS; retrain after changing it)"
+            )
+        return
     if tuple(metadata.get("features", ())) != FEATURE_NAMES or metadata.get("horizon") != horizon:
         raise ModelIncompatible(
             f"{commodity}: model {version} expects features {metadata.get('features')} at horizon "
@@ -147,14 +204,17 @@ def recent_prices(s3, env: WorkloadEnvironment, request: PredictionRequest) -> l
 
 
 def predict(model: LoadedModel, rows: list[PriceRow], as_of: date, now: datetime) -> Prediction:
-    """Forecast the close `model.horizon` trading days after the newest row."""
+    """Forecast the close `model.horizon` trading days after the newest row, with its intervals."""
     recent = rows[-(LOOKBACK + 1):]
     dates = np.array([row.date for row in recent], dtype="datetime64[D]")
     closes = np.array([row.close for row in recent], dtype=np.float64)
-    features = feature_matrix(dates, closes)[-1:]
-    if np.isnan(features).any():
-        raise InsufficientData(f"{model.commodity}: features incomplete for {recent[-1].date}")
-    log_return = float(model.forest.predict(features)[0])
+    if model.forest is None:
+        log_return = 0.0
+    else:
+        features = feature_matrix(dates, closes)[-1:]
+        if np.isnan(features).any():
+            raise InsufficientData(f"{model.commodity}: features incomplete for {recent[-1].date}")
+        log_return = float(model.forest.predict(features)[0])
     current = float(closes[-1])
     predicted = current * float(np.exp(log_return))
     change_pct = (predicted / current - 1) * 100
@@ -172,6 +232,12 @@ def predict(model: LoadedModel, rows: list[PriceRow], as_of: date, now: datetime
         predicted_price=round(predicted, 4),
         change_pct=round(change_pct, 4),
         direction=direction,
+        method=model.method,
+        **{
+            f"{bound}_{level}": round(predicted * float(np.exp(sign * model.intervals[str(level)])), 4)
+            for level in INTERVAL_LEVELS
+            for bound, sign in (("lower", -1), ("upper", 1))
+        },
         model_version=model.version,
         model_sha256=model.sha256,
         model_age_days=max(0, (now - model.trained_at).days),
@@ -204,11 +270,12 @@ def store(dynamodb, env: WorkloadEnvironment, prediction: Prediction) -> Predict
             condition = {"ConditionExpression": "attribute_not_exists(commodity)"}
             continue
         stored = _from_item(existing, table)
-        if (stored.model_sha256, stored.input_sha256) == (prediction.model_sha256, prediction.input_sha256):
+        if stored is not None and (stored.model_sha256, stored.input_sha256) == (prediction.model_sha256, prediction.input_sha256):
             return stored
+        # Another model, other prices, or an item written before predictions carried method and intervals.
         condition = {
             "ConditionExpression": "model_sha256 = :model AND input_sha256 = :inputs",
-            "ExpressionAttributeValues": {":model": {"S": stored.model_sha256}, ":inputs": {"S": stored.input_sha256}},
+            "ExpressionAttributeValues": {":model": existing["model_sha256"], ":inputs": existing["input_sha256"]},
         }
     raise ConcurrentWrites(
         f"{prediction.commodity}: {table} item for {prediction.effective_date} changed {REPLACE_ATTEMPTS} times while it was being replaced"
@@ -252,7 +319,7 @@ def write_legacy_json(s3, env: WorkloadEnvironment, prediction: Prediction, writ
     return key
 
 
-_NUMBERS = ("current_price", "predicted_price", "change_pct", "model_age_days")
+_NUMBERS = ("current_price", "predicted_price", "change_pct", "model_age_days", *(f"{b}_{level}" for level in INTERVAL_LEVELS for b in ("lower", "upper")))
 
 
 def _to_item(prediction: Prediction) -> dict:
@@ -262,13 +329,24 @@ def _to_item(prediction: Prediction) -> dict:
     return item
 
 
-def _from_item(item: dict, table: str) -> Prediction:
-    values = {}
-    for name, field in Prediction.__dataclass_fields__.items():
-        cell = item.get(name)
-        kind = "N" if name in _NUMBERS else "S"
-        if not isinstance(cell, dict) or kind not in cell:
-            where = f"{table} item ({item.get('commodity', {}).get('S')}, {item.get('effective_date', {}).get('S')})"
-            raise CorruptObject(f"{where} lacks attribute {name!r} of type {kind}; it cannot be returned as a prediction")
-        values[name] = (int(cell["N"]) if name == "model_age_days" else float(cell["N"])) if kind == "N" else cell["S"]
-    return Prediction(**values)
+_ADDED_WITH_INTERVALS = frozenset({"method", *(f"{b}_{level}" for level in INTERVAL_LEVELS for b in ("lower", "upper"))})
+"""Attributes an item written by an earlier release lacks: such an item is replaced, not returned."""
+
+
+def _from_item(item: dict, table: str) -> Prediction | None:
+    """The stored prediction; None for an earlier release's item (complete but for the attributes added
+    since, so it is replaced); a `CorruptObject` naming the first attribute missing otherwise."""
+    def kind(name: str) -> str:
+        return "N" if name in _NUMBERS else "S"
+
+    names = Prediction.__dataclass_fields__
+    missing = [name for name in names if not (isinstance(item.get(name), dict) and kind(name) in item[name])]
+    if set(missing) == _ADDED_WITH_INTERVALS:
+        return None
+    if missing:
+        where = f"{table} item ({item.get('commodity', {}).get('S')}, {item.get('effective_date', {}).get('S')})"
+        raise CorruptObject(f"{where} lacks attribute {missing[0]!r} of type {kind(missing[0])}; it cannot be returned as a prediction")
+    return Prediction(**{
+        name: (int(item[name]["N"]) if name == "model_age_days" else float(item[name]["N"])) if kind(name) == "N" else item[name]["S"]
+        for name in names
+    })

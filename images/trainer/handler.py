@@ -1,4 +1,5 @@
-"""Trainer entry point: train each requested commodity, publish, promote only winners.
+"""Trainer entry point: train each requested commodity, publish, and point each commodity at the method
+that earned it (the model only when significantly better than the naive forecast).
 
 Every commodity is attempted; if any failed, the run raises `TrainingFailed` naming them, so the
 weekly schedule's retries, the DLQ and the Errors alarm see it.
@@ -42,7 +43,7 @@ def handler(event, context):
             result = training.train(
                 commodity, rows, as_of=request.as_of, now=now_utc(), min_improvement=env.min_improvement,
                 horizon=env.forecast_horizon_days, serving=training.read_serving(s3, env, commodity),
-                allow_older=request.allow_older,
+                allow_older=request.allow_older, significance=env.significance_level,
             )
             summary = training.publish(s3, env, result)
         except Exception as error:  # counted here, raised below once every commodity had its turn
@@ -54,6 +55,9 @@ def handler(event, context):
         logger.info("model trained", extra=summary)
         metrics.add_metric(name=MetricNames.MODELS_TRAINED, unit=MetricUnit.Count, value=1)
         _emit(commodity, MetricNames.MODEL_PROMOTED, MetricUnit.Count, int(summary["promoted"]))
+        if summary["demoted"]:
+            logger.warning("the naive forecast replaces the serving model", extra={"commodity": commodity, "reasons": summary["promotion"]})
+            _emit(commodity, MetricNames.MODEL_DEMOTED, MetricUnit.Count, 1)
         if result.metadata["promotion"]["older_than_serving"]:
             logger.warning("run older than the serving model", extra={"commodity": commodity, "promoted": summary["promoted"]})
             _emit(commodity, MetricNames.OLDER_THAN_SERVING, MetricUnit.Count, 1)

@@ -1,6 +1,8 @@
 """The trainer's work, as plain functions: fit XGBoost on one commodity's history with time-ordered
-validation, score it against the naive last-value forecast on a held-out window, and publish it —
-moving `latest.json` only when it wins."""
+validation, compare it out of sample with the naive last-value forecast and with what serves (a
+Diebold–Mariano test, trainer/skill.py), calibrate both methods' prediction intervals, and publish —
+`latest.json` always names a method: the model only when it is significantly better, else the naive
+forecast."""
 
 from __future__ import annotations
 
@@ -19,13 +21,19 @@ from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error
 from sklearn.model_selection import TimeSeriesSplit
 
 from common import storage
+from common.contract import FORECAST_METHODS, SIGNIFICANCE_LEVEL
 from common.environment import WorkloadEnvironment
 from common.errors import CorruptObject
 from common.features import DEFAULT_HORIZON, FEATURE_NAMES, LOOKBACK, feature_matrix, horizon_log_return
 from common.schema import PriceRow, check_window, validate_history
+from trainer import skill
 
-HOLDOUT_ROWS = 250
-"""Trading days (about a year) held out, newest last, to score the model against the naive forecast."""
+CALIBRATION_ROWS = 250
+"""Trading days (about a year) of out-of-sample forecasts whose errors calibrate the prediction intervals."""
+COVERAGE_ROWS = 250
+"""The following, newest trading days, on which the intervals' coverage is measured (never calibrated on)."""
+EVALUATION_ROWS = CALIBRATION_ROWS + COVERAGE_ROWS
+"""Out-of-sample forecasts (both windows) on which methods are compared by the Diebold–Mariano test."""
 MIN_TRAINING_ROWS = 500
 CANDIDATES = (
     {"n_estimators": 400, "max_depth": 2, "learning_rate": 0.02, "min_child_weight": 20, "subsample": 0.7, "colsample_bytree": 0.7},
@@ -34,65 +42,115 @@ CANDIDATES = (
 )
 """Small grid chosen between by time-ordered cross-validation on the training window."""
 SEED = 7
+NAIVE_FORMAT = "naive-json"
+"""`model_format` of a naive version: its "model" is a small JSON document (method, horizon, intervals)."""
+
+
+@dataclass(frozen=True)
+class NaiveVersion:
+    """A write-once naive version: the last close carried forward, with its own intervals and metrics."""
+
+    version: str
+    spec: bytes
+    metadata: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class TrainingResult:
+    """One run: the model it fitted (always stored, served only when the decision says so) and, when the
+    naive forecast is to serve, the naive version it publishes instead."""
+
     commodity: str
     version: str
     model: bytes
     metadata: dict[str, Any]
     backtest: pd.DataFrame
+    naive: NaiveVersion | None = None
 
     @property
     def beats_naive(self) -> bool:
         return bool(self.metadata["metrics"]["beats_naive"])
 
     @property
+    def serves(self) -> str:
+        """What latest.json names after this run: "model" (this run's model), "naive" (this run's naive
+        version) or "unchanged"."""
+        return str(self.metadata["promotion"]["serves"])
+
+    @property
     def promote(self) -> bool:
-        return bool(self.metadata["promotion"]["promote"])
+        """The pointer moves to this run's model."""
+        return self.serves == "model"
 
 
 @dataclass(frozen=True)
 class Serving:
-    """What serves now (from latest.json and its metadata): its version, `as_of` and configuration."""
+    """What serves now (from latest.json and its metadata): version, `as_of`, method, and for a model its
+    configuration."""
 
     version: str
     as_of: date
-    params: dict[str, Any]
+    method: str = "model"
+    params: dict[str, Any] | None = None
 
 
-def promotion(metrics: dict[str, Any], *, as_of: date, serving: Serving | None, allow_older: bool) -> dict[str, Any]:
-    """Whether a candidate replaces what serves, and why. It must beat the naive forecast (by more than
-    `min_improvement`) and not lose to the serving configuration refit on the same training window and
-    scored on the same held-out window (a tie is the same configuration on newer data). A run for an
-    `as_of` older than the serving model's never replaces it unless the event says `allow_older`. The
-    comparison is one place, so a significance test can take the place of `<=` here."""
-    reasons = []
-    if not metrics["beats_naive"]:
-        reasons.append(f"MAE {metrics['model_mae']:.4f} does not beat the naive forecast's {metrics['naive_mae']:.4f} by more than {metrics['min_improvement']:.1%}")
-    if serving is not None and metrics["serving_mae"] < metrics["model_mae"]:
-        reasons.append(f"MAE {metrics['model_mae']:.4f} loses to the serving configuration's {metrics['serving_mae']:.4f} on the same window")
+def promotion(
+    metrics: dict[str, Any], tests: dict[str, skill.Comparison], *, as_of: date, serving: Serving | None,
+    allow_older: bool, significance: float,
+) -> dict[str, Any]:
+    """What serves after this run, and why; one place, pure, so every rule is tested directly.
+
+    - Nothing or the naive forecast serves: the model replaces it only when it is significantly better
+      (one-sided Diebold–Mariano p-value below `significance`) *and* its MAE improvement exceeds
+      `min_improvement`; otherwise the naive forecast serves (refreshed: newer intervals and metrics).
+    - A model serves: the model (the serving configuration refit on newer data, or a configuration that
+      was significantly better than it) keeps serving unless the naive forecast is significantly better
+      than it on the newest window; then the naive forecast replaces it (a demotion, logged and counted).
+    - A run for an `as_of` older than the serving version's changes nothing unless `allow_older`."""
+    beats, loses = tests["model_vs_naive"], tests["naive_vs_model"]
+    p_beats, p_loses = f"p = {beats.p_value:.3g}", f"p = {loses.p_value:.3g}"
+    demoted = False
+    if serving is None or serving.method == "naive":
+        if not beats.significant(significance):
+            serves, reason = "naive", f"the model is not significantly better than the naive forecast ({p_beats} ≥ {significance:g})"
+        elif metrics["improvement"] <= metrics["min_improvement"]:
+            serves, reason = "naive", (
+                f"the model's MAE improvement {metrics['improvement']:.2%} does not exceed min_improvement {metrics['min_improvement']:.2%}"
+            )
+        else:
+            serves, reason = "model", f"the model is significantly better than the naive forecast ({p_beats} < {significance:g})"
+    elif loses.significant(significance):
+        serves, demoted = "naive", True
+        reason = f"the naive forecast is significantly better than the serving model's configuration ({p_loses} < {significance:g})"
+    else:
+        serves, reason = "model", f"the naive forecast is not significantly better than the model ({p_loses}); the model is refreshed"
+    reasons = [reason]
     older = serving is not None and as_of < serving.as_of
     if older and not allow_older:
-        reasons.append(f"as_of {as_of} is older than the serving model's {serving.as_of} (set allow_older to promote it anyway)")
+        reasons.append(f"as_of {as_of} is older than the serving version's {serving.as_of} (set allow_older to promote it anyway)")
+        serves, demoted = "unchanged", False
     return {
-        "promote": not reasons,
-        "reasons": reasons or ["beats the naive forecast and the serving configuration"],
+        "serves": serves,
+        "promote": serves == "model",
+        "demoted": demoted,
+        "reasons": reasons,
+        "significance_level": significance,
         "compared_with": serving.version if serving else None,
+        "serving_method_before": serving.method if serving else None,
         "older_than_serving": older,
     }
 
 
 def train(
     commodity: str, rows: list[PriceRow], *, as_of: date, now: datetime, min_improvement: float, horizon: int = DEFAULT_HORIZON,
-    serving: Serving | None = None, allow_older: bool = False,
+    serving: Serving | None = None, allow_older: bool = False, significance: float = SIGNIFICANCE_LEVEL.default,
 ) -> TrainingResult:
     """Select, fit and score a model forecasting `horizon` trading days ahead on `rows` (validated history
-    up to `as_of`)."""
+    up to `as_of`), compare it with the naive forecast and with what serves, and calibrate both methods'
+    intervals."""
     validate_history(
         rows, commodity=commodity, as_of=as_of, max_age_days=None,
-        min_rows=LOOKBACK + MIN_TRAINING_ROWS + HOLDOUT_ROWS + 2 * horizon,
+        min_rows=LOOKBACK + MIN_TRAINING_ROWS + EVALUATION_ROWS + 2 * horizon,
     )
     frame = pd.DataFrame({"date": pd.to_datetime([r.date for r in rows]), "close": [r.close for r in rows]})
     dates = frame["date"].to_numpy(dtype="datetime64[D]")
@@ -100,31 +158,53 @@ def train(
     features = feature_matrix(dates, closes)
     target = horizon_log_return(closes, horizon)
     usable = np.flatnonzero(~np.isnan(features).any(axis=1) & ~np.isnan(target))
-    holdout = usable[-HOLDOUT_ROWS:]
-    # The gap keeps training targets (which look `horizon` rows ahead) out of the held-out window.
-    training = usable[usable < holdout[0] - horizon]
+    evaluation = usable[-EVALUATION_ROWS:]
+    # The gap keeps training targets (which look `horizon` rows ahead) out of the evaluated window.
+    training = usable[usable < evaluation[0] - horizon]
+    current, actual = closes[evaluation], closes[evaluation + horizon]
 
-    params = _select_params(features[training], target[training], horizon)
-    candidate = _fit(params, features[training], target[training])
-    predicted = closes[holdout] * np.exp(candidate.predict(features[holdout]))
-    actual = closes[holdout + horizon]
-    naive = closes[holdout]
+    def out_of_sample(params: dict[str, Any]) -> np.ndarray:
+        return current * np.exp(_fit(params, features[training], target[training]).predict(features[evaluation]))
+
+    params, configuration, tests, predicted, serving_mae = _configuration(
+        _select_params(features[training], target[training], horizon), serving, out_of_sample, actual, horizon, significance
+    )
+    model_errors, naive_errors = actual - predicted, actual - current
+    tests["model_vs_naive"] = skill.diebold_mariano(model_errors, naive_errors, horizon=horizon, better="model", worse="naive")
+    tests["naive_vs_model"] = skill.diebold_mariano(naive_errors, model_errors, horizon=horizon, better="naive", worse="model")
     metrics = {
         "model_mae": float(mean_absolute_error(actual, predicted)),
         "model_mape": float(mean_absolute_percentage_error(actual, predicted)),
-        "naive_mae": float(mean_absolute_error(actual, naive)),
-        "naive_mape": float(mean_absolute_percentage_error(actual, naive)),
+        "naive_mae": float(mean_absolute_error(actual, current)),
+        "naive_mape": float(mean_absolute_percentage_error(actual, current)),
     }
     metrics["improvement"] = 1 - metrics["model_mae"] / metrics["naive_mae"]
     metrics["min_improvement"] = min_improvement
-    metrics["beats_naive"] = metrics["improvement"] > min_improvement
-    if serving is not None:
-        # The serving model was refit on everything it knew; its configuration refit on this training window
-        # forecasts the same held-out window without having seen it.
-        refit = _fit(serving.params, features[training], target[training])
-        metrics["serving_mae"] = float(mean_absolute_error(actual, closes[holdout] * np.exp(refit.predict(features[holdout]))))
-    decision = promotion(metrics, as_of=as_of, serving=serving, allow_older=allow_older)
+    metrics["p_value"] = tests["model_vs_naive"].p_value
+    metrics["beats_naive"] = tests["model_vs_naive"].significant(significance) and metrics["improvement"] > min_improvement
+    if serving_mae is not None:
+        metrics["serving_mae"] = serving_mae
+    decision = promotion(metrics, tests, as_of=as_of, serving=serving, allow_older=allow_older, significance=significance)
 
+    windows = {
+        "training_window": _window(dates, training),
+        "calibration_window": _window(dates, evaluation[:CALIBRATION_ROWS]),
+        "coverage_window": _window(dates, evaluation[CALIBRATION_ROWS:]),
+        "final_fit_window": _window(dates, usable),
+    }
+    common = {
+        "commodity": commodity,
+        "trained_at": now.isoformat(timespec="seconds"),
+        "as_of": as_of.isoformat(),
+        "horizon": horizon,
+        "lookback": LOOKBACK,
+        "target": f"close[t+{horizon}]",
+        **windows,
+        "metrics": metrics,
+        "tests": {name: test.as_dict() for name, test in tests.items()},
+        "promotion": decision,
+        "libraries": _libraries(),
+    }
     # Scored as above; the published model is the same configuration refit on every known target.
     final = _fit(params, features[usable], target[usable])
     model = bytes(final.get_booster().save_raw("ubj"))
@@ -132,85 +212,153 @@ def train(
     # own, so nothing a pointer references is ever overwritten (an identical retry writes the same key).
     model_sha256 = hashlib.sha256(model).hexdigest()
     version = f"{as_of.isoformat()}-{model_sha256[:12]}"
-    backtest = pd.DataFrame({
-        "date": frame["date"].iloc[holdout].dt.date.astype(str).to_numpy(),
-        "close": naive,
-        "target_date": frame["date"].iloc[holdout + horizon].dt.date.astype(str).to_numpy(),
-        "actual": actual,
-        "predicted": np.round(predicted, 4),
-        "naive": naive,
-    })
+    model_widths, model_coverage = _intervals(actual, predicted)
     metadata = {
-        "commodity": commodity,
+        **common,
         "version": version,
-        "trained_at": now.isoformat(timespec="seconds"),
-        "as_of": as_of.isoformat(),
+        "method": "model",
         "features": list(FEATURE_NAMES),
-        "horizon": horizon,
-        "lookback": LOOKBACK,
-        "target": f"log(close[t+{horizon}] / close[t])",
+        "model_target": f"log(close[t+{horizon}] / close[t])",
         "params": params,
-        "training_window": _window(dates, training),
-        "holdout_window": _window(dates, holdout),
-        "final_fit_window": _window(dates, usable),
-        "metrics": metrics,
-        "promotion": decision,
-        "libraries": {
-            "python": platform.python_version(),
-            "xgboost": xgb.__version__,
-            "numpy": np.__version__,
-            "pandas": pd.__version__,
-            "scikit-learn": sklearn.__version__,
-        },
+        "configuration": configuration,
+        "intervals": {"log_half_width": model_widths, "coverage": model_coverage},
         "model_sha256": model_sha256,
         "model_format": "xgboost-ubj",
     }
-    return TrainingResult(commodity, version, model, metadata, backtest)
+    backtest = pd.DataFrame({
+        "date": frame["date"].iloc[evaluation].dt.date.astype(str).to_numpy(),
+        "window": ["calibration"] * CALIBRATION_ROWS + ["coverage"] * (len(evaluation) - CALIBRATION_ROWS),
+        "close": current,
+        "target_date": frame["date"].iloc[evaluation + horizon].dt.date.astype(str).to_numpy(),
+        "actual": actual,
+        "predicted": np.round(predicted, 4),
+        "naive": current,
+    })
+    naive = _naive_version(common, actual, current) if decision["serves"] == "naive" else None
+    return TrainingResult(commodity, version, model, metadata, backtest, naive)
+
+
+def _configuration(selected, serving, out_of_sample, actual, horizon, significance):
+    """The configuration to fit: the one cross-validation selected, unless a model serves with another
+    configuration that the selected one is not significantly better than (then the serving one, refit on
+    newer data: a method changes only on evidence). Returns it, a description, the tests made, its
+    out-of-sample forecasts, and the serving configuration's MAE on the same window (None when no model
+    serves)."""
+    forecasts = out_of_sample(selected)
+    if serving is None or serving.method != "model":
+        return selected, "selected by time-ordered cross-validation", {}, forecasts, None
+    if serving.params == selected:
+        return selected, "selected by time-ordered cross-validation; the serving configuration", {}, forecasts, float(mean_absolute_error(actual, forecasts))
+    serving_forecasts = out_of_sample(serving.params)
+    test = skill.diebold_mariano(actual - forecasts, actual - serving_forecasts, horizon=horizon, better="selected", worse="serving")
+    serving_mae = float(mean_absolute_error(actual, serving_forecasts))
+    if test.significant(significance):
+        return selected, "selected by time-ordered cross-validation; significantly better than the serving configuration", {"selected_vs_serving": test}, forecasts, serving_mae
+    return serving.params, "the serving configuration refit on newer data (the selected one was not significantly better)", {"selected_vs_serving": test}, serving_forecasts, serving_mae
+
+def _intervals(actual: np.ndarray, predicted: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+    """Conformal half-widths from the calibration window's log errors, coverage on the coverage window's."""
+    log_errors = np.log(actual / predicted)
+    return skill.intervals(log_errors[:CALIBRATION_ROWS], log_errors[CALIBRATION_ROWS:])
+
+
+def _naive_version(common: dict[str, Any], actual: np.ndarray, current: np.ndarray) -> NaiveVersion:
+    """The naive forecast as a version of its own: a small spec (what the predictor needs) whose sha256
+    names it, and metadata with the run's metrics, tests and decision. Deterministic for the same run
+    inputs, so a retry writes the same keys."""
+    widths, coverage = _intervals(actual, current)
+    spec = storage.json_bytes({
+        "method": "naive",
+        "commodity": common["commodity"],
+        "as_of": common["as_of"],
+        "horizon": common["horizon"],
+        "intervals": {"log_half_width": widths},
+    })
+    sha256 = hashlib.sha256(spec).hexdigest()
+    version = f"{common['as_of']}-naive-{sha256[:12]}"
+    metadata = {
+        **common,
+        "version": version,
+        "method": "naive",
+        "features": [],
+        "intervals": {"log_half_width": widths, "coverage": coverage},
+        "model_sha256": sha256,
+        "model_format": NAIVE_FORMAT,
+    }
+    return NaiveVersion(version, spec, metadata)
+
+
+def _libraries() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "xgboost": xgb.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
 
 
 def publish(s3, env: WorkloadEnvironment, result: TrainingResult) -> dict[str, Any]:
-    """Write model, backtest and metadata once each (S3 conditional writes: an object that exists is never
-    replaced), then move `latest.json` only when the model beats the naive forecast. The pointer is
-    written last, so a crash at any step leaves it naming a complete, unchanged model."""
+    """Write the model's files once each (S3 conditional writes: an object that exists is never
+    replaced), and the naive version's when it is to serve; then move `latest.json` as the decision
+    says. The pointer is written last, so a crash at any step leaves it naming a complete, unchanged
+    version."""
     folder = storage.model_folder(env.models_prefix, result.commodity, result.version)
     model_key, metadata_key, backtest_key = f"{folder}model.ubj", f"{folder}metadata.json", f"{folder}backtest.csv"
     metadata = {**result.metadata, "model_key": model_key, "promoted": result.promote}
     storage.put_once(s3, env.data_bucket, model_key, result.model, "application/octet-stream", same_bytes_required=True)
     buffer = io.StringIO()
     result.backtest.to_csv(buffer, index=False)
-    storage.put_once(s3, env.data_bucket, backtest_key, buffer.getvalue().encode(), "text/csv")
+    backtest = buffer.getvalue().encode()
+    storage.put_once(s3, env.data_bucket, backtest_key, backtest, "text/csv")
     storage.put_once(s3, env.data_bucket, metadata_key, storage.json_bytes(metadata), "application/json")
-    pointer = {
-        "version": result.version,
-        "model_key": model_key,
-        "metadata_key": metadata_key,
-        "sha256": metadata["model_sha256"],
-        "trained_at": metadata["trained_at"],
-    }
-    if result.promote:
-        storage.put_json(s3, env.data_bucket, storage.latest_key(env.models_prefix, result.commodity), pointer)
+    pointer = {"version": result.version, "method": "model", "model_key": model_key, "metadata_key": metadata_key, "sha256": metadata["model_sha256"]}
+    if result.naive is not None:
+        naive_folder = storage.model_folder(env.models_prefix, result.commodity, result.naive.version)
+        spec_key, naive_metadata_key = f"{naive_folder}naive.json", f"{naive_folder}metadata.json"
+        naive_metadata = {**result.naive.metadata, "model_key": spec_key, "promoted": result.serves == "naive"}
+        storage.put_once(s3, env.data_bucket, spec_key, result.naive.spec, "application/json", same_bytes_required=True)
+        storage.put_once(s3, env.data_bucket, f"{naive_folder}backtest.csv", backtest, "text/csv")
+        storage.put_once(s3, env.data_bucket, naive_metadata_key, storage.json_bytes(naive_metadata), "application/json")
+        naive_pointer = {"version": result.naive.version, "method": "naive", "model_key": spec_key, "metadata_key": naive_metadata_key, "sha256": naive_metadata["model_sha256"]}
+    if result.serves != "unchanged":
+        chosen = pointer if result.serves == "model" else naive_pointer
+        storage.put_json(s3, env.data_bucket, storage.latest_key(env.models_prefix, result.commodity), {**chosen, "trained_at": metadata["trained_at"]})
+    decision = result.metadata["promotion"]
     return {
         "commodity": result.commodity,
         "version": result.version,
         "promoted": result.promote,
-        "promotion": result.metadata["promotion"]["reasons"],
+        "serves": result.serves,
+        "serving_version": {"model": result.version, "naive": result.naive.version if result.naive else None}.get(result.serves),
+        "demoted": decision["demoted"],
+        "promotion": decision["reasons"],
+        "configuration": result.metadata["configuration"],
+        "p_values": {name: test["p_value"] for name, test in result.metadata["tests"].items()},
         "model_key": model_key,
         **{name: round(value, 6) if isinstance(value, float) else value for name, value in result.metadata["metrics"].items()},
     }
 
 
 def read_serving(s3, env: WorkloadEnvironment, commodity: str) -> Serving | None:
-    """The model serving now, or None before the first promotion."""
+    """What serves now, or None before the first training run."""
     pointer = storage.read_latest_pointer_or_none(s3, env.data_bucket, env.models_prefix, commodity)
     if pointer is None:
         return None
+    where = f"s3://{env.data_bucket}/{pointer['metadata_key']} (named by latest.json)"
     metadata = storage.get_json(s3, env.data_bucket, pointer["metadata_key"], required=("as_of", "version"))
-    if metadata is None or not isinstance(metadata.get("params"), dict):
-        raise CorruptObject(f"s3://{env.data_bucket}/{pointer['metadata_key']} (named by latest.json) is missing or has no params")
+    if metadata is None:
+        raise CorruptObject(f"{where} is missing")
+    method = metadata.get("method", "model")
+    if method not in FORECAST_METHODS:
+        raise CorruptObject(f"{where}: method {str(method)[:40]!r} is not one of {', '.join(FORECAST_METHODS)}")
+    if method == "model" and not isinstance(metadata.get("params"), dict):
+        raise CorruptObject(f"{where} has no params")
     try:
-        return Serving(version=pointer["version"], as_of=date.fromisoformat(metadata["as_of"]), params=metadata["params"])
+        as_of = date.fromisoformat(metadata["as_of"])
     except ValueError:
-        raise CorruptObject(f"s3://{env.data_bucket}/{pointer['metadata_key']}: as_of {metadata['as_of'][:40]!r} is not a date") from None
+        raise CorruptObject(f"{where}: as_of {metadata['as_of'][:40]!r} is not a date") from None
+    return Serving(version=pointer["version"], as_of=as_of, method=method, params=metadata.get("params") if method == "model" else None)
 
 
 def read_history(s3, env: WorkloadEnvironment, commodity: str, as_of: date) -> tuple[list[PriceRow], list[str]]:

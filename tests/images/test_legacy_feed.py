@@ -20,7 +20,8 @@ from tests.images.conftest import NAMES, get_json
 
 PREDICTION = service.Prediction(
     commodity="corn", effective_date="2026-11-25", price_date="2026-11-24", target_date="2026-11-25",
-    current_price=4.3125, predicted_price=4.3391, change_pct=0.6168, direction="up", model_version="2026-11-20",
+    current_price=4.3125, predicted_price=4.3391, change_pct=0.6168, direction="up",
+    method="model", lower_80=4.2645, upper_80=4.4150, lower_95=4.2179, upper_95=4.4638, model_version="2026-11-20",
     model_sha256="ab" * 32, model_age_days=5, input_sha256="cd" * 32, created_at="2026-11-25T02:00:01+00:00",
 )
 WRITTEN_AT = datetime(2026, 11, 25, 2, 0, 1, 482913, tzinfo=timezone.utc)

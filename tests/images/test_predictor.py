@@ -81,13 +81,15 @@ def test_missing_model_raises_and_stores_nothing(seeded, predictor, context):
     assert stored_items(seeded, "corn") == []
 
 
-def test_checksum_mismatch_raises(published, predictor, context):
+@pytest.mark.parametrize("commodity, method, file", [("wheat", "model", "model.ubj"), ("soybeans", "naive", "naive.json")])
+def test_checksum_mismatch_raises(published, predictor, context, commodity, method, file):
     s3 = published.client("s3")
-    pointer = get_json(published, NAMES.data_bucket, "models/soybeans/latest.json")
-    s3.put_object(Bucket=NAMES.data_bucket, Key=pointer["model_key"], Body=b"tampered model bytes")
-    with pytest.raises(errors.ModelChecksumMismatch, match=r"soybeans: .*model.ubj has sha256 [0-9a-f]{64}, latest.json expects"):
-        predictor({"commodity": "soybeans"}, context)
-    assert stored_items(published, "soybeans") == []
+    pointer = get_json(published, NAMES.data_bucket, f"models/{commodity}/latest.json")
+    assert pointer["method"] == method
+    s3.put_object(Bucket=NAMES.data_bucket, Key=pointer["model_key"], Body=b"tampered bytes")
+    with pytest.raises(errors.ModelChecksumMismatch, match=rf"{commodity}: .*{file} has sha256 [0-9a-f]{{64}}, latest.json expects"):
+        predictor({"commodity": commodity}, context)
+    assert stored_items(published, commodity) == []
 
 
 def test_model_trained_on_other_features_is_refused(published, predictor, context):

@@ -14,7 +14,7 @@ from common.events import now_utc
 from demo.prices import generate
 from predictor import service
 from tests.images.conftest import MODEL_AS_OF, NAMES, get_json
-from trainer import training
+from trainer import skill, training
 
 
 def serving_model_loads(plane, commodity: str = "corn") -> service.LoadedModel:
@@ -108,23 +108,24 @@ def test_two_trainers_racing_on_different_data_each_publish_a_complete_model(pla
         assert hashlib.sha256(body).hexdigest() == result.metadata["model_sha256"]
 
 
-def test_a_losing_model_is_stored_but_never_served(plane, trained):
+def test_a_model_that_is_not_significantly_better_is_stored_but_the_naive_forecast_serves(plane, trained):
     from tests.images.test_trainer import random_walk
 
     s3 = plane.client("s3")
-    training.publish(s3, NAMES, trained["corn"])
     later = MODEL_AS_OF + timedelta(days=3)
     loser = training.train("corn", random_walk("corn", later), as_of=later, now=now_utc(), min_improvement=0.0)
-    assert not loser.beats_naive
+    assert not loser.beats_naive and loser.serves == "naive"
     training.publish(s3, NAMES, loser)
-    assert serving_model_loads(plane).version == trained["corn"].version
+    assert storage.get_bytes(s3, NAMES.data_bucket, f"models/corn/{loser.version}/model.ubj") == loser.model, "stored for inspection"
+    served = serving_model_loads(plane)
+    assert (served.method, served.version) == ("naive", loser.naive.version)
 
 
 WEAK = {"n_estimators": 30, "max_depth": 1, "learning_rate": 0.05}
 """A configuration that beats the naive forecast on corn (by about 2 %) but not the selected one (about 4.6 %)."""
 
 
-def test_a_candidate_that_loses_to_the_serving_configuration_is_not_promoted(plane, trained, context, monkeypatch):
+def test_a_configuration_not_significantly_better_than_the_serving_one_changes_nothing_but_the_data(plane, trained, context, monkeypatch):
     from trainer import handler
 
     s3 = plane.client("s3")
@@ -135,11 +136,42 @@ def test_a_candidate_that_loses_to_the_serving_configuration_is_not_promoted(pla
     monkeypatch.setattr(training, "_select_params", lambda features, target, horizon: dict(WEAK))
     result = handler.handler({"commodity": "corn", "as_of": MODEL_AS_OF.isoformat()}, context)
     [summary] = result["models"]
-    assert summary["beats_naive"] is True, "the candidate does beat the naive forecast"
-    assert summary["promoted"] is False
-    assert summary["serving_mae"] < summary["model_mae"]
-    assert "loses to the serving configuration" in summary["promotion"][0]
+    assert summary["p_values"]["selected_vs_serving"] >= 0.05, "the weaker configuration is not significantly better"
+    assert "serving configuration refit" in summary["configuration"]
+    assert summary["promoted"] is True and summary["version"] == trained["corn"].version, (
+        "the serving configuration refit on the same data is the same bytes: the same version keeps serving"
+    )
     assert serving_model_loads(plane).version == trained["corn"].version
+
+
+OVERFIT = {"n_estimators": 300, "max_depth": 8, "learning_rate": 0.3, "min_child_weight": 1}
+"""A configuration that memorises its training window and forecasts a random walk far worse than naive."""
+
+
+def test_a_serving_model_is_demoted_only_when_the_naive_forecast_is_significantly_better(plane, context, capfd, monkeypatch):
+    """A model promoted under laxer rules (an earlier release) serves; then the market turns into a
+    random walk. The naive forecast is significantly better, so it replaces the model: counted, logged,
+    and the predictor serves it through the same path."""
+    from tests.images.conftest import emitted_metrics, metric_value
+    from tests.images.test_trainer import random_walk, write_history
+    from trainer import handler
+
+    s3 = plane.client("s3")
+    monkeypatch.setattr(training, "_select_params", lambda features, target, horizon: dict(OVERFIT))
+    lax = training.train("corn", generate("corn", MODEL_AS_OF), as_of=MODEL_AS_OF, now=now_utc(), min_improvement=0.0)
+    lax_metadata = {**lax.metadata, "promotion": {**lax.metadata["promotion"], "serves": "model"}}
+    training.publish(s3, NAMES, training.TrainingResult(lax.commodity, lax.version, lax.model, lax_metadata, lax.backtest))
+    assert serving_model_loads(plane).method == "model"
+
+    later = MODEL_AS_OF + timedelta(days=3)
+    write_history(plane, random_walk("corn", later))
+    [summary] = handler.handler({"commodity": "corn", "as_of": later.isoformat()}, context)["models"]
+
+    assert summary["demoted"] is True and summary["serves"] == "naive", summary["promotion"]
+    assert "naive forecast is significantly better" in summary["promotion"][0]
+    served = serving_model_loads(plane)
+    assert (served.method, served.version) == ("naive", summary["serving_version"])
+    assert metric_value(emitted_metrics(capfd.readouterr().out), "ModelDemoted", commodity="corn") == 1
 
 
 def test_an_older_run_never_demotes_the_serving_model_unless_told_to(plane, trained, context, capfd):
@@ -151,7 +183,8 @@ def test_an_older_run_never_demotes_the_serving_model_unless_told_to(plane, trai
     training.publish(s3, NAMES, trained["corn"])
     older = (MODEL_AS_OF - timedelta(days=30)).isoformat()
     refused = handler.handler({"commodity": "corn", "as_of": older}, context)["models"][0]
-    assert refused["promoted"] is False and "older than the serving model's" in " ".join(refused["promotion"])
+    assert refused["promoted"] is False and "older than the serving version's" in " ".join(refused["promotion"])
+    assert refused["serves"] == "unchanged"
     assert serving_model_loads(plane).version == trained["corn"].version
     assert metric_value(emitted_metrics(capfd.readouterr().out), "OlderThanServing", commodity="corn") == 1
     forced = handler.handler({"commodity": "corn", "as_of": older, "allow_older": True}, context)["models"][0]
@@ -159,10 +192,30 @@ def test_an_older_run_never_demotes_the_serving_model_unless_told_to(plane, trai
     assert serving_model_loads(plane).version == forced["version"]
 
 
-def test_the_promotion_rule_in_one_place():
-    serving = training.Serving("2026-11-20-abc", MODEL_AS_OF, {})
-    base = {"beats_naive": True, "model_mae": 0.10, "naive_mae": 0.11, "min_improvement": 0.0, "serving_mae": 0.10}
-    assert training.promotion(base, as_of=MODEL_AS_OF, serving=serving, allow_older=False)["promote"], "a tie is the same configuration on newer data"
-    assert not training.promotion({**base, "serving_mae": 0.09}, as_of=MODEL_AS_OF, serving=serving, allow_older=False)["promote"]
-    assert not training.promotion({**base, "beats_naive": False}, as_of=MODEL_AS_OF, serving=None, allow_older=False)["promote"]
-    assert training.promotion(base, as_of=MODEL_AS_OF, serving=None, allow_older=False)["compared_with"] is None
+def comparison(p_value: float, better: str = "model") -> skill.Comparison:
+    return skill.Comparison(better, "naive" if better == "model" else "model", 0.01, 1.0, p_value, 5, 500)
+
+
+@pytest.mark.parametrize("serving_method, beats, loses, improvement, serves", [
+    (None, 0.01, 0.99, 0.03, "model"),
+    (None, 0.20, 0.80, 0.03, "naive"),
+    (None, 0.01, 0.99, 0.005, "naive"),
+    ("naive", 0.04, 0.96, 0.03, "model"),
+    ("naive", 0.06, 0.94, 0.03, "naive"),
+    ("model", 0.60, 0.40, -0.01, "model"),
+    ("model", 0.99, 0.01, -0.05, "naive"),
+], ids=[
+    "first run, significant win: model", "first run, no evidence: naive", "significant but below min_improvement: naive",
+    "naive serves, significant win: model", "naive serves, p just above the level: naive", "model serves, loses by noise: kept",
+    "model serves, naive significantly better: demoted",
+])
+def test_the_promotion_rule_in_one_place(serving_method, beats, loses, improvement, serves):
+    serving = training.Serving("2026-11-13-abc", MODEL_AS_OF - timedelta(days=7), serving_method, {} if serving_method == "model" else None) if serving_method else None
+    metrics = {"improvement": improvement, "min_improvement": 0.01}
+    tests = {"model_vs_naive": comparison(beats), "naive_vs_model": comparison(loses, better="naive")}
+    decision = training.promotion(metrics, tests, as_of=MODEL_AS_OF, serving=serving, allow_older=False, significance=0.05)
+    assert decision["serves"] == serves, decision["reasons"]
+    assert decision["demoted"] == (serving_method == "model" and serves == "naive")
+    assert decision["compared_with"] == (serving.version if serving else None)
+    older = training.promotion(metrics, tests, as_of=MODEL_AS_OF - timedelta(days=30), serving=serving, allow_older=False, significance=0.05)
+    assert older["serves"] == ("unchanged" if serving else serves)
