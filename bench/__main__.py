@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-from bench import builds, cold_start, footprint, program, warm
+from bench import builds, cold_start, footprint, program, skill, warm
 from bench.world import ROOT, world
 
 
@@ -26,6 +26,9 @@ def main() -> int:
     print("arm64 builds, cross-stage and emulated …", flush=True)
     arm64_builds = builds.measure()
     sections.append(("arm64 builds: dependency stage on the build platform vs fully emulated", builds.report(arm64_builds)))
+    print("forecast skill over seeded histories …", flush=True)
+    measured = [skill.measure(kind, horizon) for kind, horizon in skill.CONFIGURATIONS]
+    sections.append(("Forecast skill: promotion rate and interval coverage over 20 seeds", skill.report(measured)))
     print("program scaling …", flush=True)
     sections.append(("Program scaling (real program under Pulumi mocks)", program.report(program.measure())))
 
@@ -37,6 +40,7 @@ def main() -> int:
         "arm64 dependency install, cross-stage / emulated: "
         + ", ".join(f"{name} {r['install_ratio']:.2f}x (whole build {r['ratio']:.2f}x)" for name, r in arm64_builds.items())
         + " (target <= 0.3x, same files)",
+        *skill.summary(measured),
     ]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     header = (
@@ -46,7 +50,7 @@ def main() -> int:
     body = "\n\n".join(f"## {title}\n\n{text}" for title, text in sections)
     (ROOT / "bench" / "results.md").write_text(f"{header}\n## Summary\n\n" + "\n".join(f"- {s}" for s in summary) + f"\n\n{body}\n")
     print("\n" + body + "\n\n" + "\n".join(summary))
-    return 0 if sizes["ratio"] <= 0.5 and max(cold.values()) <= 0.5 and builds.met(arm64_builds) else 1
+    return 0 if sizes["ratio"] <= 0.5 and max(cold.values()) <= 0.5 and builds.met(arm64_builds) and skill.met(measured) else 1
 
 
 if __name__ == "__main__":
