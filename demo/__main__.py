@@ -79,7 +79,7 @@ def main() -> int:
                 )
         print(f"trainer ({settings.function_name(trainer)}) trained {len(training['models'])} models in {train_seconds:.1f}s")
         print(f"handler logs and metrics: {log_path.relative_to(ROOT)}\n")
-        _print_table(training["models"], results, names.forecast_horizon_days)
+        _print_table(training["models"], results, names)
         backtests = {m["commodity"]: _backtest(emulator, names, m["model_key"]) for m in training["models"]}
         charts = _charts(emulator, names, results, backtests, today)
         _check_outputs(emulator, names, results)
@@ -87,10 +87,10 @@ def main() -> int:
     return 0
 
 
-def _print_table(models: list[dict], results: dict[str, dict], horizon: int) -> None:
+def _print_table(models: list[dict], results: dict[str, dict], names: WorkloadEnvironment) -> None:
     header = (
-        f"{'commodity':10} {'price date':10} {'current':>8} {'target date':11} {'predicted':>9} {'change':>7} "
-        f"{'dir':5} {'model MAE':>9} {'naive MAE':>9} {'model MAPE':>10} {'naive MAPE':>10} {'promoted':8}"
+        f"{'commodity':10} {'price date':10} {'current':>8} {'target date':11} {'predicted':>9} {'80% interval':>19} "
+        f"{'95% interval':>19} {'method':6} {'p-value':>7} {'model MAE':>9} {'naive MAE':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -98,12 +98,20 @@ def _print_table(models: list[dict], results: dict[str, dict], horizon: int) -> 
         result = results[model["commodity"]]
         print(
             f"{model['commodity']:10} {result['price_date']:10} {result['current_price']:8.4f} {result['target_date']:11} "
-            f"{result['predicted_price']:9.4f} {result['change_pct']:+6.2f}% {result['direction']:5} "
-            f"{model['model_mae']:9.4f} {model['naive_mae']:9.4f} {model['model_mape']:10.2%} {model['naive_mape']:10.2%} "
-            f"{'yes' if model['promoted'] else 'no':8}"
+            f"{result['predicted_price']:9.4f} {_interval(result, 80):>19} {_interval(result, 95):>19} {result['method']:6} "
+            f"{model['p_value']:7.3f} {model['model_mae']:9.4f} {model['naive_mae']:9.4f}"
         )
+    horizon = names.forecast_horizon_days
     ahead = "the next trading day" if horizon == 1 else f"{horizon} trading days ahead"
-    print(f"\nbacktest: the last 250 trading days held out; forecasts for {ahead} vs the naive last value")
+    print(
+        f"\nforecasts for {ahead}. method: the model serves only when a Diebold-Mariano test finds it better than the\n"
+        f"naive last value (one-sided p-value below {names.significance_level:g}) on the 500 newest out-of-sample days; otherwise the naive\n"
+        "forecast serves. Intervals are split-conformal, calibrated on the older 250 of those days."
+    )
+
+
+def _interval(result: dict, level: int) -> str:
+    return f"[{result[f'lower_{level}']:.4f}, {result[f'upper_{level}']:.4f}]"
 
 
 def _backtest(emulator: Emulator, names: WorkloadEnvironment, model_key: str) -> list[dict]:
@@ -132,12 +140,27 @@ def _charts(emulator: Emulator, names: WorkloadEnvironment, results: dict, backt
         axis.plot([r.date for r in rows], [r.close for r in rows], color="0.55", linewidth=1, label="daily close")
         backtest = backtests[commodity]
         target_dates = np.array([b["target_date"] for b in backtest], dtype="datetime64[D]").astype(object)
-        axis.plot(target_dates, [float(b["predicted"]) for b in backtest], color="tab:blue", linewidth=1, label="backtest: model forecast")
-        axis.plot(target_dates, [float(b["naive"]) for b in backtest], color="tab:orange", linewidth=0.8, alpha=0.7, label="backtest: naive last value")
+        model_line = np.array([float(b["predicted"]) for b in backtest])
+        naive_line = np.array([float(b["naive"]) for b in backtest])
+        axis.plot(target_dates, model_line, color="tab:blue", linewidth=1, label="backtest: model forecast")
+        axis.plot(target_dates, naive_line, color="tab:orange", linewidth=0.8, alpha=0.7, label="backtest: naive last value")
+        # The serving method's 80% and 95% bands, with the half-widths the prediction was made with.
+        serving = model_line if result["method"] == "model" else naive_line
+        for level, alpha in ((95, 0.12), (80, 0.22)):
+            width = np.log(result[f"upper_{level}"] / result["predicted_price"])
+            axis.fill_between(
+                target_dates, serving * np.exp(-width), serving * np.exp(width), color="tab:green", alpha=alpha, linewidth=0,
+                label=f"{level}% interval ({result['method']})",
+            )
         target = np.datetime64(result["target_date"]).astype(object)
-        axis.scatter([target], [result["predicted_price"]], color="tab:red", zorder=5, label=f"prediction for {result['target_date']}")
+        axis.errorbar(
+            [target], [result["predicted_price"]],
+            yerr=[[result["predicted_price"] - result["lower_95"]], [result["upper_95"] - result["predicted_price"]]],
+            color="tab:red", fmt="o", capsize=4, zorder=5, label=f"{result['method']} forecast for {result['target_date']}, 95% interval",
+        )
         axis.annotate(f"{result['predicted_price']:.2f}", (target, result["predicted_price"]), textcoords="offset points", xytext=(6, 6))
-        axis.set_title(f"{commodity}: history, held-out backtest and next prediction")
+        axis.set_title(f"{commodity} (synthetic data): history, out-of-sample backtest and the next forecast")
+        figure.text(0.01, 0.01, "Synthetic prices generated by demo/prices.py - not market data.", fontsize=8, color="0.4")
         axis.set_ylabel("USD per bushel")
         axis.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
         axis.legend(loc="upper left", fontsize=8)

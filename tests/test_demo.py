@@ -11,6 +11,9 @@ def test_demo_prints_predictions_and_writes_charts():
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     rows = [line.split()[0] for line in completed.stdout.splitlines() if line.split()[:1] in (["corn"], ["wheat"], ["soybeans"])]
     assert rows == ["corn", "wheat", "soybeans"]
+    for line in completed.stdout.splitlines():
+        if line.split()[:1] in (["corn"], ["wheat"], ["soybeans"]):
+            assert line.count("[") == 2 and (" model " in line or " naive " in line), f"method and intervals shown: {line}"
     assert "verified: 3 items" in completed.stdout
     for commodity in rows:
         chart = ROOT / "demo-output" / f"{commodity}.png"

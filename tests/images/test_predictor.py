@@ -41,10 +41,18 @@ def test_scheduled_run_stores_prediction_everywhere(published, predictor, contex
     assert item["effective_date"]["S"] == today.isoformat()
     assert float(item["predicted_price"]["N"]) == result["predicted_price"]
     assert item["model_sha256"]["S"] == result["model_sha256"]
+    pointer = get_json(published, NAMES.data_bucket, f"models/{commodity}/latest.json")
+    assert result["method"] == item["method"]["S"] == pointer["method"] and result["model_version"] == pointer["version"]
+    if result["method"] == "naive":
+        assert result["predicted_price"] == result["current_price"] and result["direction"] == "flat"
+    assert result["lower_95"] < result["lower_80"] < result["predicted_price"] < result["upper_80"] < result["upper_95"]
+    for bound in ("lower_80", "upper_80", "lower_95", "upper_95"):
+        assert float(item[bound]["N"]) == result[bound]
 
     full = get_json(published, NAMES.data_bucket, f"predictions/{commodity}/{today.isoformat()}.json")
     assert full["predicted_price"] == result["predicted_price"]
     assert full["input_sha256"] == result["input_sha256"]
+    assert (full["method"], full["lower_95"], full["upper_95"]) == (result["method"], result["lower_95"], result["upper_95"])
 
     legacy = get_json(published, NAMES.legacy_bucket, f"predictions/latest/{commodity}.json")
     assert set(legacy) == LEGACY_FIELDS, "the mobile app's JSON must keep exactly its five fields"
@@ -73,6 +81,26 @@ def test_manual_run_for_a_past_date_uses_prices_up_to_that_date(published, predi
     assert result["effective_date"] == as_of.isoformat()
     assert result["price_date"] <= as_of.isoformat()
     assert {item["effective_date"]["S"] for item in stored_items(published, "wheat")} == {as_of.isoformat()}
+
+
+def test_a_fresh_deployment_with_random_walk_prices_serves_labelled_naive_forecasts(plane, predictor, context, today):
+    """Real prices are close to a random walk: no model earns promotion, and still every commodity gets a
+    forecast after the first training run, labelled naive, with intervals; the app's document is written."""
+    from tests.images.test_trainer import random_walk, write_history
+    from trainer import handler as trainer
+
+    for seed, commodity in enumerate(("corn", "wheat", "soybeans")):
+        write_history(plane, random_walk(commodity, today, seed=seed))
+    models = trainer.handler({}, context)["models"]
+    assert [m["serves"] for m in models] == ["naive"] * 3, [m["promotion"] for m in models]
+
+    for commodity in ("corn", "wheat", "soybeans"):
+        result = predictor({"commodity": commodity}, context)
+        assert result["method"] == "naive" and result["model_version"].startswith(f"{today.isoformat()}-naive-")
+        assert result["predicted_price"] == result["current_price"]
+        assert result["lower_95"] < result["lower_80"] < result["current_price"] < result["upper_80"] < result["upper_95"]
+        legacy = get_json(plane, NAMES.legacy_bucket, f"predictions/latest/{commodity}.json")
+        assert set(legacy) == LEGACY_FIELDS and legacy["predicted_price"] == legacy["current_price"]
 
 
 def test_missing_model_raises_and_stores_nothing(seeded, predictor, context):
