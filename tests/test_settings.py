@@ -370,6 +370,7 @@ def test_workload_knobs_default_from_the_contract():
     settings = settings_from_config(base_config(), stack="dev")
     assert (settings.workload.forecast_horizon_days, settings.workload.max_price_age_days) == (1, 4)
     assert settings.workload.min_improvement == 0.0
+    assert settings.workload.significance_level == 0.05
 
 
 @pytest.mark.parametrize("key, value, message", [
@@ -377,6 +378,7 @@ def test_workload_knobs_default_from_the_contract():
     ("min_improvement", "1.5", "min_improvement must be between 0 and 1, got 1.5"),
     ("max_price_age_days", 0, "max_price_age_days must be between 1 and 30, got 0"),
     ("min_improvement", "a lot", "min_improvement must be a number, got 'a lot'"),
+    ("significance_level", "0.9", "significance_level must be between 0.001 and 0.5, got 0.9"),
 ])
 def test_workload_knobs_are_range_checked_by_the_contract(key, value, message):
     config = base_config()

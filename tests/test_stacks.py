@@ -109,6 +109,7 @@ def test_every_function_is_told_the_workload_settings_the_handlers_read(graph):
     for function in graph.of_type(FUNCTION):
         variables = function.inputs["environment"]["variables"]
         assert variables["FORECAST_HORIZON_DAYS"] == "1" and variables["MAX_PRICE_AGE_DAYS"] == "4"
+        assert variables["SIGNIFICANCE_LEVEL"] == "0.05"
         with mock.patch.dict(os.environ, {key: str(value) for key, value in variables.items()}):
             parsed = WorkloadEnvironment.from_env()
         assert parsed.forecast_horizon_days == 1 and parsed.legacy_key("corn") == "predictions/latest/corn.json"
