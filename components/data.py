@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from common.contract import AccessProfile
+from common.contract import DRY_RUN_ITEM, DRY_RUN_MARKERS, AccessProfile
 from components.iam import PolicyStatement
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -180,6 +180,17 @@ class DataPlane(pulumi.ComponentResource):
         if legacy_write:
             statements.append(PolicyStatement(
                 "WriteLegacyPrefix", ("s3:PutObject",), (pulumi.Output.concat(self.legacy_bucket_arn, f"/{self.legacy_prefix}*"),)
+            ))
+        # A dry run proves each write by writing and deleting a marker: deletes only under the markers' prefix.
+        markers = tuple(pulumi.Output.concat(self.bucket_arn, f"/{p}{DRY_RUN_MARKERS}*") for p in write_prefixes)
+        if legacy_write:
+            markers += (pulumi.Output.concat(self.legacy_bucket_arn, f"/{self.legacy_prefix}{DRY_RUN_MARKERS}*"),)
+        if markers:
+            statements.append(PolicyStatement("DeleteDryRunMarkers", ("s3:DeleteObject",), markers))
+        if "dynamodb:PutItem" in table_actions:
+            statements.append(PolicyStatement(
+                "DeleteDryRunItem", ("dynamodb:DeleteItem",), (self.table_arn,),
+                condition={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [DRY_RUN_ITEM]}},
             ))
         return tuple(statements)
 

@@ -19,6 +19,11 @@ MODELS_PREFIX = "models/"
 PREDICTIONS_PREFIX = "predictions/"
 LEGACY_PREFIX = "predictions/latest/"
 """Default prefix of the mobile app's documents in its own bucket."""
+DRY_RUN_MARKERS = "_dry-run/"
+"""A dry run proves each write permission by writing and deleting one marker object under
+`<writable prefix>_dry-run/`; nothing reads there, and only there may a function delete."""
+DRY_RUN_ITEM = "_dry-run"
+"""The partition key of the predictions-table marker item a dry run writes and deletes (never a commodity)."""
 
 
 class Env:
@@ -96,6 +101,8 @@ class MetricNames:
     TRAINING_FAILURES = "TrainingFailures"
     STRAY_PRICE_FILES = "StrayPriceFiles"
     OLDER_THAN_SERVING = "OlderThanServing"
+    DRY_RUN = "DryRun"
+    """A dry run (pre-traffic check or manual): the only metric a dry run emits."""
     MODEL_DEMOTED = "ModelDemoted"
     """The naive forecast was significantly better than the serving model, and replaced it."""
 

@@ -66,5 +66,9 @@ class InsufficientData(WorkloadError):
     """Too few price rows to compute features (or to train)."""
 
 
+class WriteAccessDenied(WorkloadError):
+    """A dry run could not write (or delete) its marker: the function lacks a permission it needs."""
+
+
 class TrainingFailed(WorkloadError):
     """At least one commodity could not be trained; the others were still attempted."""

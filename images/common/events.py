@@ -40,14 +40,18 @@ class PredictionRequest:
     backfill: bool = False
     """An explicit `as_of` before today (UTC): dated outputs only, never the mobile app's latest document.
     Scheduled runs carry no `as_of`, so they are never back-fills, Mondays included."""
+    dry_run: bool = False
+    """Exercise the whole path, write nothing anyone reads (see predictor.service.dry_run)."""
 
     @classmethod
     def parse(cls, event: Any) -> "PredictionRequest":
-        body = _object(event, allowed={"commodity", "as_of"}, example='{"commodity": "corn"}')
+        body = _object(event, allowed={"commodity", "as_of", "dry_run"}, example='{"commodity": "corn"}')
         if "commodity" not in body:
             raise InvalidEvent('event must name a commodity, e.g. {"commodity": "corn"}')
         as_of = _as_of(body.get("as_of"))
-        return cls(commodity=_commodity(body["commodity"]), as_of=as_of, backfill=as_of < today_utc())
+        return cls(
+            commodity=_commodity(body["commodity"]), as_of=as_of, backfill=as_of < today_utc(), dry_run=_flag(body, "dry_run"),
+        )
 
 
 @dataclass(frozen=True)
@@ -59,13 +63,15 @@ class TrainingRequest:
     as_of: date
     allow_older: bool = False
     """Let a run for an `as_of` older than the serving model's replace it (logged and counted)."""
+    dry_run: bool = False
+    """Validate inputs and prove the code path and permissions; fit and publish nothing (trainer.training.dry_run)."""
 
     @classmethod
     def parse(cls, event: Any) -> "TrainingRequest":
-        body = _object(event, allowed={"commodity", "commodities", "as_of", "allow_older"}, example='{} or {"commodities": ["corn"]}')
-        allow_older = body.get("allow_older", False)
-        if not isinstance(allow_older, bool):
-            raise InvalidEvent(f"allow_older must be true or false, got {_shown(allow_older)}")
+        body = _object(
+            event, allowed={"commodity", "commodities", "as_of", "allow_older", "dry_run"}, example='{} or {"commodities": ["corn"]}'
+        )
+        allow_older = _flag(body, "allow_older")
         if "commodity" in body and "commodities" in body:
             raise InvalidEvent("event may name 'commodity' or 'commodities', not both")
         if "commodity" in body:
@@ -77,7 +83,7 @@ class TrainingRequest:
         else:
             names = list(COMMODITIES)
         commodities = tuple(dict.fromkeys(_commodity(name) for name in names))
-        return cls(commodities=commodities, as_of=_as_of(body.get("as_of")), allow_older=allow_older)
+        return cls(commodities=commodities, as_of=_as_of(body.get("as_of")), allow_older=allow_older, dry_run=_flag(body, "dry_run"))
 
 
 def _object(event: Any, *, allowed: set[str], example: str) -> dict[str, Any]:
@@ -87,6 +93,13 @@ def _object(event: Any, *, allowed: set[str], example: str) -> dict[str, Any]:
     if unknown:
         raise InvalidEvent(f"event has unknown field(s) {_clip(', '.join(map(str, unknown)))}; allowed: {', '.join(sorted(allowed))}")
     return event
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidEvent(f"{name} must be true or false, got {_shown(value)}")
+    return value
 
 
 def _clip(text: str) -> str:

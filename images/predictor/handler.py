@@ -40,13 +40,31 @@ def handler(event, context):
         except InvalidEvent as error:
             logger.warning("bad on-demand request", extra={"reason": str(error)})
             return _http_response(400, {"error": str(error)})
-        return _http_response(200, _predict(request))
+        return _http_response(200, _dry_run(request, context) if request.dry_run else _predict(request))
     try:
         request = PredictionRequest.parse(event)
     except InvalidEvent:
         logger.exception("prediction failed")
         raise
+    if request.dry_run:
+        return _dry_run(request, context)
     return _predict(request)
+
+
+def _dry_run(request: PredictionRequest, context) -> dict:
+    """Every check of a run, no output anyone reads; only the DryRun metric. Failures raise, so the
+    pre-traffic gate (an invocation of the new version) fails the deployment with this error."""
+    try:
+        env = WorkloadEnvironment.from_env()
+        logger.append_keys(commodity=request.commodity, dry_run=True)
+        report = service.dry_run(s3, dynamodb, env, request, request_id=context.aws_request_id, now=now_utc())
+    except Exception:  # logged with the event's context, then raised unchanged
+        logger.exception("dry run failed")
+        raise
+    metrics.add_dimension(name=MetricNames.COMMODITY_DIMENSION, value=request.commodity)
+    metrics.add_metric(name=MetricNames.DRY_RUN, unit=MetricUnit.Count, value=1)
+    logger.info("dry run passed", extra=report)
+    return report
 
 
 def _http_response(status: int, document: dict) -> dict:

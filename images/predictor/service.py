@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from common import storage
-from common.contract import FORECAST_METHODS, INTERVAL_LEVELS
+from common.contract import DRY_RUN_ITEM, FORECAST_METHODS, INTERVAL_LEVELS
+from common.dry_run import DryRunReport, prove_item_write, prove_object_write
 from common.environment import WorkloadEnvironment
 from common.errors import (
     ConcurrentWrites,
@@ -24,6 +25,7 @@ from common.errors import (
     ModelIncompatible,
     ModelMismatch,
     ModelNotFound,
+    PricesNotFound,
 )
 from common.events import PredictionRequest
 from common.features import FEATURE_NAMES, LOOKBACK, feature_matrix
@@ -186,8 +188,9 @@ def _check_compatible(commodity: str, version: str, metadata: dict, horizon: int
         )
 
 
-def recent_prices(s3, env: WorkloadEnvironment, request: PredictionRequest) -> list[PriceRow]:
-    """Validated prices up to the run date: enough rows for the features, fresh enough to trust."""
+def recent_prices(s3, env: WorkloadEnvironment, request: PredictionRequest, *, fresh: bool = True) -> list[PriceRow]:
+    """Validated prices up to the run date: enough rows for the features, fresh enough to trust (unless
+    `fresh` is False: a dry run reports the newest date instead of refusing it)."""
     first_year = (request.as_of - timedelta(days=HISTORY_CALENDAR_DAYS)).year
     rows = storage.read_prices(
         s3, env.data_bucket, env.prices_prefix, request.commodity, first_year=first_year, until=request.as_of
@@ -196,7 +199,7 @@ def recent_prices(s3, env: WorkloadEnvironment, request: PredictionRequest) -> l
         rows,
         commodity=request.commodity,
         as_of=request.as_of,
-        max_age_days=env.max_price_age_days,
+        max_age_days=env.max_price_age_days if fresh else None,
         min_rows=LOOKBACK + 1,
     )
     check_window(rows[-(LOOKBACK + 1):], commodity=request.commodity)
@@ -244,6 +247,46 @@ def predict(model: LoadedModel, rows: list[PriceRow], as_of: date, now: datetime
         input_sha256=fingerprint,
         created_at=now.isoformat(timespec="seconds"),
     )
+
+
+def dry_run(s3, dynamodb, env: WorkloadEnvironment, request: PredictionRequest, *, request_id: str, now: datetime) -> dict:
+    """The whole path without its writes: configuration, pointer, metadata, model load, price read and
+    validation, features and a prediction, then one marker written and deleted per destination (data
+    bucket, table, the app's bucket). Nothing any user, the app or a later run reads is touched; the
+    model cache is left as it was. Before the first training run or price load, the checks that need
+    them are reported as skipped. Price freshness is reported, not enforced: a deploy may happen at any
+    hour, and what it must prove is that this code runs."""
+    report = DryRunReport()
+    report.passed("configuration", f"data s3://{env.data_bucket}, table {env.predictions_table}, app s3://{env.legacy_bucket}/{env.legacy_prefix}")
+    model = None
+    if storage.read_latest_pointer_or_none(s3, env.data_bucket, env.models_prefix, request.commodity) is None:
+        report.skipped("model", f"no version serves yet: s3://{env.data_bucket}/{storage.latest_key(env.models_prefix, request.commodity)} does not exist")
+    else:
+        cached = dict(_MODELS)
+        try:
+            model = load_model(s3, env, request.commodity)
+        finally:
+            _MODELS.clear()
+            _MODELS.update(cached)
+        report.passed("model", f"{model.method} {model.version}, sha256 verified")
+    try:
+        rows = recent_prices(s3, env, request, fresh=False)
+        report.passed("prices", f"{len(rows)} rows, newest close {rows[-1].date} (freshness limit {env.max_price_age_days} days not enforced)")
+    except PricesNotFound as error:
+        rows = None
+        report.skipped("prices", str(error))
+    if model is not None and rows is not None:
+        prediction = predict(model, rows, request.as_of, now)
+        report.passed("prediction", f"{prediction.predicted_price} for {prediction.target_date} [{prediction.lower_95}, {prediction.upper_95}] by {prediction.method}")
+    else:
+        report.skipped("prediction", "needs a serving version and prices")
+    keys = [
+        f"s3://{env.data_bucket}/{prove_object_write(s3, env.data_bucket, env.predictions_prefix, request_id)}",
+        f"s3://{env.legacy_bucket}/{prove_object_write(s3, env.legacy_bucket, env.legacy_prefix, request_id)}",
+    ]
+    prove_item_write(dynamodb, env.predictions_table, request_id)
+    report.passed("write_access", f"wrote and deleted {', '.join(keys)} and table {env.predictions_table} item {DRY_RUN_ITEM}/{request_id}")
+    return report.as_dict(commodity=request.commodity, as_of=request.as_of.isoformat())
 
 
 REPLACE_ATTEMPTS = 5

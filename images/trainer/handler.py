@@ -33,6 +33,8 @@ def handler(event, context):
     except Exception:  # logged with the event's context, then raised unchanged
         logger.exception("training request refused")
         raise
+    if request.dry_run:
+        return _dry_run(env, request, context)
     results, failures = [], {}
     for commodity in request.commodities:
         try:
@@ -65,6 +67,18 @@ def handler(event, context):
     if failures:
         raise TrainingFailed("; ".join(f"{name}: {reason}" for name, reason in failures.items()))
     return {"as_of": request.as_of.isoformat(), "models": results}
+
+
+def _dry_run(env: WorkloadEnvironment, request, context) -> dict:
+    """Validate inputs, prove the stack and the write permission; publish nothing. Failures raise."""
+    try:
+        report = training.dry_run(s3, env, request, request_id=context.aws_request_id)
+    except Exception:  # logged with the event's context, then raised unchanged
+        logger.exception("dry run failed")
+        raise
+    metrics.add_metric(name=MetricNames.DRY_RUN, unit=MetricUnit.Count, value=1)
+    logger.info("dry run passed", extra=report)
+    return report
 
 
 def _emit(commodity: str, name: str, unit: MetricUnit, value: float) -> None:

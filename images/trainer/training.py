@@ -23,7 +23,9 @@ from sklearn.model_selection import TimeSeriesSplit
 from common import storage
 from common.contract import FORECAST_METHODS, SIGNIFICANCE_LEVEL
 from common.environment import WorkloadEnvironment
-from common.errors import CorruptObject
+from common.dry_run import DryRunReport, prove_object_write
+from common.errors import CorruptObject, InsufficientData, PricesNotFound
+from common.events import TrainingRequest
 from common.features import DEFAULT_HORIZON, FEATURE_NAMES, LOOKBACK, feature_matrix, horizon_log_return
 from common.schema import PriceRow, check_window, validate_history
 from trainer import skill
@@ -361,14 +363,51 @@ def read_serving(s3, env: WorkloadEnvironment, commodity: str) -> Serving | None
     return Serving(version=pointer["version"], as_of=as_of, method=method, params=metadata.get("params") if method == "model" else None)
 
 
-def read_history(s3, env: WorkloadEnvironment, commodity: str, as_of: date) -> tuple[list[PriceRow], list[str]]:
+def read_history(s3, env: WorkloadEnvironment, commodity: str, as_of: date, *, fresh: bool = True) -> tuple[list[PriceRow], list[str]]:
     """Validated history up to `as_of`, and the stray keys under the commodity's prefix (never read; the
-    handler logs and counts them)."""
+    handler logs and counts them). `fresh=False` (a dry run) does not enforce the freshness limit."""
     years, stray = storage.price_years(s3, env.data_bucket, env.prices_prefix, commodity)
     rows = storage.read_prices(s3, env.data_bucket, env.prices_prefix, commodity, first_year=years[0], until=as_of)
-    validate_history(rows, commodity=commodity, as_of=as_of, max_age_days=env.max_price_age_days, min_rows=1)
+    validate_history(rows, commodity=commodity, as_of=as_of, max_age_days=env.max_price_age_days if fresh else None, min_rows=1)
     check_window(rows[-(LOOKBACK + 1):], commodity=commodity)
     return rows, stray
+
+
+DRY_RUN_PARAMS = {"n_estimators": 5, "max_depth": 2}
+"""The smallest fit that still proves the training stack (numpy, pandas, scikit-learn, XGBoost) runs."""
+
+
+def dry_run(s3, env: WorkloadEnvironment, request: TrainingRequest, *, request_id: str) -> dict[str, Any]:
+    """Validate every input a training run reads — configuration, each commodity's history (as a real run
+    would, freshness reported rather than enforced) and what serves — fit a five-tree model on the newest
+    rows to prove the stack runs, and write then delete one marker under the models prefix. Nothing is
+    published. Absent inputs (no prices, too few rows yet, nothing serving) are reported as skipped."""
+    report = DryRunReport()
+    report.passed("configuration", f"data s3://{env.data_bucket}, models {env.models_prefix}, horizon {env.forecast_horizon_days}")
+    needed = LOOKBACK + MIN_TRAINING_ROWS + EVALUATION_ROWS + 2 * env.forecast_horizon_days
+    for commodity in request.commodities:
+        try:
+            rows, stray = read_history(s3, env, commodity, request.as_of, fresh=False)
+            validate_history(rows, commodity=commodity, as_of=request.as_of, max_age_days=None, min_rows=needed)
+        except (PricesNotFound, InsufficientData) as error:
+            report.skipped(f"{commodity}: history", str(error))
+            continue
+        report.passed(f"{commodity}: history", f"{len(rows)} rows through {rows[-1].date}; {len(stray)} stray files")
+        serving = read_serving(s3, env, commodity)
+        if serving is None:
+            report.skipped(f"{commodity}: serving", "nothing serves yet (the first training run publishes a version)")
+        else:
+            report.passed(f"{commodity}: serving", f"{serving.method} {serving.version}")
+        recent = rows[-(LOOKBACK + 300):]
+        dates = np.array([row.date for row in recent], dtype="datetime64[D]")
+        closes = np.array([row.close for row in recent], dtype=np.float64)
+        features, target = feature_matrix(dates, closes), horizon_log_return(closes, env.forecast_horizon_days)
+        usable = np.flatnonzero(~np.isnan(features).any(axis=1) & ~np.isnan(target))
+        model = _fit(DRY_RUN_PARAMS, features[usable], target[usable])
+        report.passed(f"{commodity}: fit", f"{DRY_RUN_PARAMS} on {len(usable)} rows; a forecast of {float(model.predict(features[usable[-1:]])[0]):+.5f}")
+    key = prove_object_write(s3, env.data_bucket, env.models_prefix, request_id)
+    report.passed("write_access", f"wrote and deleted s3://{env.data_bucket}/{key}")
+    return report.as_dict(commodities=list(request.commodities), as_of=request.as_of.isoformat())
 
 
 def _select_params(features: np.ndarray, target: np.ndarray, horizon: int) -> dict[str, Any]:
