@@ -102,6 +102,8 @@ for spec in settings.functions:
             max_event_age_seconds=spec.max_event_age_seconds,
             function_url=spec.function_url,
             log_format=spec.log_format,
+            pre_traffic_event=spec.dry_run_event if spec.pre_traffic_check else None,
+            pinned_version=spec.live_version,
         ),
     )
     if spec.schedule is not None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 import pulumi
 import pulumi_aws as aws
@@ -53,6 +54,12 @@ class ContainerFunctionArgs:
     """An `AWS_IAM`-authenticated Function URL on the alias for on-demand runs."""
     log_format: str = "JSON"
     """`JSON` (structured application logs and platform records) or `Text`."""
+    pre_traffic_event: Mapping[str, Any] | None = None
+    """The pre-traffic gate: each newly published version is invoked once with this event (synchronously,
+    before `live` moves); a function error fails the deployment and `live` stays where it was. Give the
+    workload's dry-run event; None turns the gate off."""
+    pinned_version: int | None = None
+    """Keep `live` on this published version (after a rollback); None follows each new version."""
 
 
 def provisioned_windows(expression: str, timeout_seconds: int, lead_minutes: int) -> list[tuple[str, str]]:
@@ -145,14 +152,7 @@ class ContainerFunction(pulumi.ComponentResource):
             publish=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy]),
         )
-        alias = aws.lambda_.Alias(
-            f"{name}-{ALIAS}",
-            name=ALIAS,
-            function_name=function.name,
-            function_version=function.version,
-            description="Published version the schedules and destinations invoke",
-            opts=child,
-        )
+        alias = self._live_alias(name, args, function)
         qualified = pulumi.ResourceOptions(parent=self, depends_on=[alias])
         aws.lambda_.FunctionEventInvokeConfig(
             f"{name}-async",
@@ -200,6 +200,36 @@ class ContainerFunction(pulumi.ComponentResource):
             "url": self.url,
         })
 
+    def _live_alias(self, name: str, args: ContainerFunctionArgs, function: aws.lambda_.Function) -> aws.lambda_.Alias:
+        """`live`, moved only after the pre-traffic gate passed on the new version. The gate is the
+        provider's Invocation resource on the published version number: `qualifier` forces a new
+        invocation when it changes (a new version), and a function error fails the update
+        ("invoking Lambda Function (<name>): <error payload>"; terraform-provider-aws
+        internal/service/lambda/invocation.go), so the alias, which depends on it, is not touched."""
+        gate = []
+        if args.pre_traffic_event is not None:
+            gate.append(aws.lambda_.Invocation(
+                f"{name}-pre-traffic",
+                function_name=function.name,
+                qualifier=function.version,
+                input=json.dumps(dict(args.pre_traffic_event), sort_keys=True),
+                opts=pulumi.ResourceOptions(parent=self),
+            ))
+        if args.pinned_version is not None:
+            pulumi.log.warn(
+                f"{args.function_name}: live is pinned to version {args.pinned_version} (live_version); new versions "
+                "are published (and gated) but serve nothing until the pin is removed",
+                resource=self,
+            )
+        return aws.lambda_.Alias(
+            f"{name}-{ALIAS}",
+            name=ALIAS,
+            function_name=function.name,
+            function_version=str(args.pinned_version) if args.pinned_version is not None else function.version,
+            description="Published version the schedules and destinations invoke",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=gate),
+        )
+
     def _schedule_aligned_concurrency(self, name, args, function, alias, windows) -> None:
         """Application Auto Scaling raises the alias's provisioned concurrency before each run and
         returns it to zero after: a daily job pays for minutes of warm capacity, not days."""
@@ -241,6 +271,8 @@ def _validate(args: ContainerFunctionArgs) -> list[tuple[str, str]]:
     for key, value, low, high in checks:
         if not low <= value <= high:
             raise ValueError(f"{args.function_name}: {key} must be between {low} and {high}, got {value}")
+    if args.pinned_version is not None and args.pinned_version < 1:
+        raise ValueError(f"{args.function_name}: pinned_version must be a published version (1 or more), got {args.pinned_version}")
     if args.log_format not in ("JSON", "Text"):
         raise ValueError(f"{args.function_name}: log_format must be JSON or Text, got {args.log_format!r}")
     if args.log_retention_days not in LOG_RETENTION_DAYS:

@@ -95,6 +95,15 @@ class FunctionSettings:
     function_url: bool = False
     """An IAM-authenticated Function URL on the `live` alias for on-demand runs."""
     log_format: str = "JSON"
+    pre_traffic_check: bool = True
+    """Invoke each new version with `dry_run_event` before `live` moves to it (README: Deploying safely)."""
+    live_version: int | None = None
+    """Pin `live` to this published version (what `tools.rollback` tells you to set); None follows deploys."""
+
+    @property
+    def dry_run_event(self) -> dict[str, Any]:
+        """The scheduled event with `dry_run: true`: the gate's and `tools.rollback`'s check."""
+        return {**self.event, "dry_run": True}
 
 
 @dataclass(frozen=True)
@@ -438,6 +447,8 @@ def _function(reader: "_Reader", name: str, image_names: list[str], default_arch
         max_event_age_seconds=reader.integer("max_event_age_seconds", 3600, minimum=60, maximum=21600),
         function_url=reader.boolean("function_url", False),
         log_format=reader.string("log_format", "JSON", choices=("JSON", "Text")),
+        pre_traffic_check=reader.boolean("pre_traffic_check", True),
+        live_version=reader.optional_integer("live_version", minimum=1, maximum=10**9),
     )
     return settings
 

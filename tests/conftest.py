@@ -110,7 +110,9 @@ class Mocks(pulumi.runtime.Mocks):
             state.update(name=physical, arn=f"arn:aws:iam::{ACCOUNT}:role/{physical}")
         elif args.typ == "aws:lambda/function:Function":
             arn = arn_prefix.format(service="lambda") + f":function:{physical}"
-            state.update(arn=arn, version="1", qualifiedArn=f"{arn}:1", invokeArn=f"arn:aws:apigateway:{self.region}:lambda:path/{arn}")
+            # Lambda publishes a new number when code or configuration changes: here, a number per input set.
+            version = str(1 + int(hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:6], 16) % 997)
+            state.update(arn=arn, version=version, qualifiedArn=f"{arn}:{version}", invokeArn=f"arn:aws:apigateway:{self.region}:lambda:path/{arn}")
         elif args.typ == "aws:lambda/alias:Alias":
             function_arn = arn_prefix.format(service="lambda") + f":function:{inputs['functionName']}"
             state.update(arn=f"{function_arn}:{inputs['name']}")

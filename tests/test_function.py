@@ -107,6 +107,44 @@ def test_alias_live_points_at_the_published_version():
     assert alias.state["arn"] == f"{FN_ARN}:live"
 
 
+DRY_RUN = {"commodity": "corn", "dry_run": True}
+INVOCATION = "aws:lambda/invocation:Invocation"
+
+
+def test_the_pre_traffic_gate_invokes_the_new_version_before_live_moves():
+    graph = build(pre_traffic_event=DRY_RUN)
+    function, gate, alias = one(graph, FUNCTION), one(graph, INVOCATION), one(graph, "aws:lambda/alias:Alias")
+    assert gate.inputs["qualifier"] == function.state["version"], "the gate targets the published version"
+    assert gate.inputs["qualifier"] not in ("$LATEST", "live")
+    assert gate.inputs["functionName"] == function.inputs["name"]
+    assert json.loads(gate.inputs["input"]) == DRY_RUN
+    assert gate.inputs.get("lifecycleScope", "CREATE_ONLY") == "CREATE_ONLY", "invoked on create or replace only, never on delete"
+    assert gate.urn in alias.depends_on, "live must not move before the gate passed"
+    assert alias.inputs["functionVersion"] == gate.inputs["qualifier"]
+
+
+def test_a_changed_image_gets_a_new_version_and_so_a_new_gate_invocation():
+    """`qualifier` is ForceNew in the provider (invocation.go), so another version number means a new
+    invocation; under mocks, like Lambda, other code gets another number."""
+    first = one(build(pre_traffic_event=DRY_RUN), INVOCATION).inputs["qualifier"]
+    again = one(build(pre_traffic_event=DRY_RUN), INVOCATION).inputs["qualifier"]
+    changed = one(build(pre_traffic_event=DRY_RUN, environment={"DATA_BUCKET": "other-bucket"}), INVOCATION).inputs["qualifier"]
+    assert first == again, "an unchanged function publishes nothing new and invokes nothing"
+    assert changed != first
+
+
+def test_the_gate_can_be_turned_off():
+    graph = build(pre_traffic_event=None)
+    assert graph.of_type(INVOCATION) == []
+    assert one(graph, "aws:lambda/alias:Alias").inputs["functionVersion"] == one(graph, FUNCTION).state["version"]
+
+
+def test_a_pinned_version_keeps_live_where_a_rollback_put_it():
+    graph = build(pre_traffic_event=DRY_RUN, pinned_version=3)
+    assert one(graph, "aws:lambda/alias:Alias").inputs["functionVersion"] == "3"
+    assert one(graph, INVOCATION).inputs["qualifier"] == one(graph, FUNCTION).state["version"], "new versions are still gated"
+
+
 def test_async_failures_go_to_an_encrypted_dlq_after_bounded_retries():
     graph = build(max_retry_attempts=1, max_event_age_seconds=1800)
     dlq = one(graph, "aws:sqs/queue:Queue")

@@ -409,3 +409,16 @@ def test_a_data_bucket_name_too_long_for_any_account_is_refused():
     config[f"{P}:environment"] = "integration"
     refuse(config, "environment 'integration' in region ap-southeast-3 makes the access-log bucket name 69 characters "
                    "(e.g. commodity-forecasts-integration-data-123456789012-ap-southeast-3-logs); S3 allows 3-63: use a shorter environment name")
+
+
+def test_the_pre_traffic_check_is_on_by_default_and_can_be_turned_off_or_pinned():
+    settings = settings_from_config(base_config(), stack="dev")
+    [corn_settings, trainer] = settings.functions
+    assert corn_settings.pre_traffic_check is True and corn_settings.live_version is None
+    assert corn_settings.dry_run_event == {"commodity": "corn", "dry_run": True} and trainer.dry_run_event == {"dry_run": True}
+    config = base_config()
+    corn(config).update(pre_traffic_check=False, live_version=7)
+    [corn_settings, _] = settings_from_config(config, stack="dev").functions
+    assert (corn_settings.pre_traffic_check, corn_settings.live_version) == (False, 7)
+    corn(config)["live_version"] = 0
+    refuse(config, "functions[corn].live_version must be between 1 and 1000000000, got 0")

@@ -233,4 +233,19 @@ def test_dev_and_prod_differ_exactly_as_configured(dev_graph, prod_graph):
     for name in FUNCTIONS:
         expected[f"{name}-logs"] = ["retentionInDays"]
         expected[f"{name}-function"] = ["reservedConcurrentExecutions"]
+        # Another configuration publishes another version number: the gate invokes it, live points at it.
+        expected[f"{name}-pre-traffic"] = ["qualifier"]
+        expected[f"{name}-live"] = ["functionVersion"]
     assert differences == expected
+
+
+def test_every_function_is_gated_by_its_own_dry_run_which_the_workload_accepts(graph):
+    """The gate's event is the schedule's event plus dry_run, and the image's own parser takes it."""
+    from common.events import PredictionRequest, TrainingRequest
+
+    gates = {r.name.removesuffix("-pre-traffic"): json.loads(r.inputs["input"]) for r in graph.of_type("aws:lambda/invocation:Invocation")}
+    assert set(gates) == set(FUNCTIONS)
+    for name in PREDICTORS:
+        assert gates[name] == {"commodity": name, "dry_run": True}
+        assert PredictionRequest.parse(gates[name]).dry_run is True
+    assert gates["trainer"] == {"dry_run": True} and TrainingRequest.parse(gates["trainer"]).dry_run is True
