@@ -143,15 +143,19 @@ def test_trainer_trains_on_arm64_and_the_arm64_predictor_matches_xgboost(built, 
     predictor's tree walker and by XGBoost in the arm64 trainer image, on the same feature rows."""
     with container(built[("trainer", "arm64")]) as running:
         trained = running.invoke({"commodity": "corn"}, timeout=1500)
+        checked = running.invoke({"commodity": "corn", "dry_run": True}, timeout=600)
     assert not trained.failed, trained.payload
     assert trained.payload["models"][0]["commodity"] == "corn"
     pointer = get_json(seeded, NAMES.data_bucket, "models/corn/latest.json")
     assert pointer["version"].startswith(today.isoformat() + "-")
+    assert not checked.failed and checked.payload["dry_run"] is True, checked.payload
+    assert checked.payload["checks"]["corn: serving"] == f"passed: {pointer['method']} {pointer['version']}"
 
     from common.features import feature_matrix
     from demo.prices import generate
 
-    model = seeded.client("s3").get_object(Bucket=NAMES.data_bucket, Key=pointer["model_key"])["Body"].read()
+    # The model the run fitted (stored whether or not it serves: naive may, when it is not significantly better).
+    model = seeded.client("s3").get_object(Bucket=NAMES.data_bucket, Key=trained.payload["models"][0]["model_key"])["Body"].read()
     rows = generate("corn", MODEL_AS_OF)[-400:]
     features = feature_matrix(np.array([r.date for r in rows], dtype="datetime64[D]"), np.array([r.close for r in rows]))
     features = features[~np.isnan(features).any(axis=1)]
