@@ -144,7 +144,37 @@ def test_image_not_pinned_by_digest_is_refused():
 
 
 def test_command_line_requires_images(capsys):
+    assert main(["--stack", "prod"]) == 2
+    assert "give --image-uri or --images-json" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, stdin, message", [
+    (["--stack", "staging", "--image-uri", URI], "", "Pulumi.staging.yaml does not exist"),
+    (["--stack", "prod", "--images-json", "-"], "{not json", "--images-json is not JSON"),
+    (["--stack", "prod", "--images-json", "-"], '["a"]', "--images-json must be a non-empty object"),
+    (["--stack", "prod", "--images-json", "-"], "{}", "--images-json must be a non-empty object"),
+    (["--stack", "prod", "--image-uri", "predictor:latest"], "", "is not an ECR image pinned by digest"),
+], ids=["unknown stack", "malformed JSON", "not an object", "no images", "not a digest"])
+def test_what_the_gate_cannot_decide_exits_2(argv, stdin, message, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    assert main(argv) == 2
+    assert message in capsys.readouterr().out
+
+
+def test_missing_credentials_exit_2(capsys, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(name, str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["--stack", "prod", "--image-uri", URI, "--timeout", "0"]) == 2
+    assert "cannot decide: NoCredentialsError" in capsys.readouterr().out
+
+
+def test_help_documents_every_exit_code(capsys):
     with pytest.raises(SystemExit) as raised:
-        main(["--stack", "prod"])
-    assert raised.value.code == 2
-    assert "give --image-uri or --images-json" in capsys.readouterr().err
+        main(["--help"])
+    assert raised.value.code == 0
+    text = capsys.readouterr().out
+    for phrase in ("0 the images may ship", "1 blocking findings", "2 the gate could not decide", "no AWS credentials", "--images-json"):
+        assert phrase in " ".join(text.split()), phrase

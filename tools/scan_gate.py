@@ -5,7 +5,8 @@ above the stack's severity threshold that are not allow-listed (or whose allow-l
     python -m tools.scan_gate --stack prod --image-uri <account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>
 
 Exit status: 0 the images may ship; 1 blocking findings (table printed); 2 the gate could not decide
-(scan failed, unsupported image, no result before --timeout, bad arguments).
+(scan failed, unsupported image, no result before --timeout, bad arguments, malformed --images-json,
+unknown stack or invalid stack file, no AWS credentials, any AWS error).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Iterable, TextIO
 
-from components.settings import SEVERITIES, AllowedFinding, ScanGateSettings, settings_from_config, stack_config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from components.settings import SEVERITIES, AllowedFinding, ScanGateSettings, SettingsError, settings_from_config, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,8 +152,9 @@ def render(findings: list[Finding]) -> str:
 def run(
     uris: list[str], gate: ScanGateSettings, *, client_for: Callable[[str], object], today: date,
     timeout_seconds: float = 900, poll_seconds: float = 15,
-    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic, out: TextIO = sys.stdout,
+    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic, out: TextIO | None = None,
 ) -> int:
+    out = out or sys.stdout
     judged: list[Finding] = []
     try:
         for uri in uris:
@@ -162,6 +166,9 @@ def run(
     except GateError as error:
         print(f"scan gate: cannot decide: {error}", file=out)
         return 2
+    except (ClientError, BotoCoreError) as error:  # includes NoCredentialsError
+        print(f"scan gate: cannot decide: {type(error).__name__}: {error}", file=out)
+        return 2
     print(render(judged), file=out)
     blocking = [f for f in judged if f.blocking]
     if blocking:
@@ -172,20 +179,26 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.scan_gate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--stack", required=True, help="stack whose threshold and allow-list apply (Pulumi.<stack>.yaml)")
     parser.add_argument("--image-uri", action="append", default=[], help="repo@sha256:digest to check; repeatable")
-    parser.add_argument("--images-json", help="file (or - for stdin) with `pulumi stack output images --json`")
+    parser.add_argument("--images-json", help="file (or - for stdin) with `pulumi stack output images --json`: an object of name to image URI")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for each scan (default 900)")
     parser.add_argument("--poll", type=float, default=15, help="seconds between polls (default 15)")
-    args = parser.parse_args(argv)
-    uris = list(args.image_uri)
-    if args.images_json:
-        text = sys.stdin.read() if args.images_json == "-" else Path(args.images_json).read_text()
-        uris += list(json.loads(text).values())
-    if not uris:
-        parser.error("give --image-uri or --images-json")
-    settings = settings_from_config(stack_config(ROOT, args.stack), stack=args.stack)
+    args = parser.parse_args(argv)  # bad arguments: argparse exits 2
+    try:
+        uris = list(args.image_uri) + (_images_json(args.images_json) if args.images_json else [])
+        if not uris:
+            raise GateError("give --image-uri or --images-json")
+        settings = settings_from_config(stack_config(ROOT, args.stack), stack=args.stack)
+    except FileNotFoundError as error:
+        print(f"scan gate: cannot decide: {error.filename} does not exist (unknown stack or file)", file=sys.stdout)
+        return 2
+    except (GateError, SettingsError) as error:
+        print(f"scan gate: cannot decide: {error}", file=sys.stdout)
+        return 2
 
     import boto3
 
@@ -193,6 +206,18 @@ def main(argv: list[str] | None = None) -> int:
         uris, settings.scan_gate, client_for=lambda region: boto3.client("ecr", region_name=region),
         today=date.today(), timeout_seconds=args.timeout, poll_seconds=args.poll,
     )
+
+
+def _images_json(source: str) -> list[str]:
+    """Image URIs from `pulumi stack output images --json` (an object of name → URI)."""
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise GateError(f"--images-json is not JSON ({error.msg} at line {error.lineno}): {text[:80]!r}") from None
+    if not isinstance(document, dict) or not document or not all(isinstance(v, str) for v in document.values()):
+        raise GateError(f"--images-json must be a non-empty object of image name to URI, got {text[:80]!r}")
+    return list(document.values())
 
 
 if __name__ == "__main__":
