@@ -1,29 +1,48 @@
 #!/usr/bin/env bash
 # Roll out one stack so that a failing image scan stops the rollout before any function moves:
+#   0. `pulumi preview --json --show-sames` with the policy pack: fails fast (showing the CLI's own
+#      error) on bad config, missing credentials or a policy violation, and names every image
+#      resource. `--show-sames` matters: without it the JSON omits unchanged resources
+#      (pulumi/pulumi pkg/backend/display/display.go, shouldShow), so unchanged images would vanish.
 #   1. `pulumi up --target` the ECR repositories and image builds only: images are built and pushed,
-#      functions still run the previous digest;
+#      functions still run the previous digest (on a first deployment: nothing runs yet). Providers and
+#      the root stack are always targeted (pkg/resource/deploy/step_generator.go), so the stack's
+#      `images` output is current afterwards.
 #   2. the vulnerability gate waits for ECR's scan of every pushed digest and fails on findings at or
-#      above the stack's threshold (tools/scan_gate.py) - `set -e` ends the rollout here;
-#   3. the full `pulumi up` with the policy pack: functions, the `live` alias and the rest move.
+#      above the stack's threshold (tools/scan_gate.py; exit 1 blocks, exit 2 could not decide).
+#   3. the full `pulumi up` with the policy pack: functions move, each new version behind its
+#      pre-traffic gate (README: Deploying safely).
 set -euo pipefail
 STACK="${1:?usage: tools/deploy.sh <stack>}"
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
 
+echo "deploy: 0/3 preview of $STACK"
+if ! pulumi preview --stack "$STACK" --json --show-sames --non-interactive --policy-pack policy \
+    > "$work/preview.json" 2> "$work/preview.err"; then
+  echo "deploy: the preview of $STACK failed; nothing was changed:" >&2
+  "$PYTHON" -m tools.image_targets --errors < "$work/preview.json" >&2 || true
+  cat "$work/preview.err" >&2
+  exit 1
+fi
+"$PYTHON" -m tools.image_targets < "$work/preview.json" > "$work/targets"
 targets=()
 while IFS= read -r urn; do
   targets+=(--target "$urn")
-done < <(pulumi preview --stack "$STACK" --json --non-interactive | "$PYTHON" -m tools.image_targets)
+done < "$work/targets"
 if [ "${#targets[@]}" -eq 0 ]; then
-  echo "deploy: the preview declared no image resources; refusing to continue" >&2
+  echo "deploy: the preview of $STACK declared no image resources; refusing to continue" >&2
   exit 1
 fi
 
-echo "deploy: 1/3 building and pushing images for $STACK"
+echo "deploy: 1/3 building and pushing images for $STACK ($((${#targets[@]} / 2)) resources)"
 pulumi up --stack "$STACK" --yes --non-interactive --skip-preview "${targets[@]}"
 
 echo "deploy: 2/3 vulnerability gate"
-pulumi stack output images --json --stack "$STACK" | "$PYTHON" -m tools.scan_gate --stack "$STACK" --images-json -
+pulumi stack output images --json --stack "$STACK" > "$work/images.json"
+"$PYTHON" -m tools.scan_gate --stack "$STACK" --images-json "$work/images.json"
 
 echo "deploy: 3/3 full update of $STACK"
 pulumi up --stack "$STACK" --yes --non-interactive --policy-pack policy

@@ -1,7 +1,8 @@
-"""URNs of the resources that build and store images, from `pulumi preview --json` on stdin.
+"""URNs of the resources that build and store images, from `pulumi preview --json --show-sames` on
+stdin; with `--errors`, the preview's error diagnostics instead (what a failed preview said).
 
-`tools/deploy.sh` passes them to `pulumi up --target …` so images are pushed (and scanned) before any
-function is pointed at them.
+`tools/deploy.sh` passes the URNs to `pulumi up --target …` so images are pushed (and scanned) before
+any function is pointed at them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,22 @@ def image_urns(preview: dict) -> list[str]:
     return urns
 
 
+def errors(preview: dict) -> list[str]:
+    """The messages of the preview's error diagnostics, as the CLI reported them."""
+    return [d.get("message", "").strip() for d in preview.get("diagnostics", []) if d.get("severity") == "error"]
+
+
+def main(argv: list[str]) -> int:
+    text = sys.stdin.read()
+    try:
+        preview = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError:
+        print(f"the preview's output is not JSON: {text[:200]!r}", file=sys.stderr)
+        return 1
+    for line in errors(preview) if "--errors" in argv else image_urns(preview):
+        print(line)
+    return 0
+
+
 if __name__ == "__main__":
-    for found in image_urns(json.load(sys.stdin)):
-        print(found)
+    sys.exit(main(sys.argv[1:]))
