@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 import pulumi
 import pulumi_aws as aws
@@ -30,28 +32,36 @@ class LambdaImageArgs:
     context_dir: str
     """Build context: the whole `images/` folder, so shared code in `images/common` is reachable."""
     build_args: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    build_on_preview: bool = True
-    """Build (without pushing) during `pulumi preview`, so a broken Dockerfile fails the pull request."""
+    build_on_preview: bool = False
+    """Off: pulumi-docker-build exports cache manifests even from preview builds ("Images built during
+    previews are never exported to registries, however cache manifests are still exported": its own
+    description of buildOnPreview, provider/internal/image.go), so a preview would write the
+    `buildcache` tag of the stack's repositories, and fail when the preview role cannot push. A broken
+    Dockerfile still fails the pull request: `make test` builds both images for both architectures."""
 
 
-def content_tag(context_dir: str | Path, image: str, architecture: str, build_args: Mapping[str, str]) -> str:
-    """A release tag unique to everything the build can see: every file in the context, the
-    Dockerfile's location, the platform and the build arguments.
+def content_tag(
+    context_dir: str | Path, image: str, architecture: str, build_args: Mapping[str, str], settings: Mapping[str, Any] | None = None,
+) -> str:
+    """A release tag unique to everything that makes the provider push again: every file in the context
+    (contents and mode), the Dockerfile's location, the platform, the build arguments and the other
+    build settings (cache, build-on-preview). pulumi-docker-build re-pushes its tags on any change to
+    these (Diff in provider/internal/image.go); ECR refuses a push to an existing immutable tag even
+    with the same digest, so a tag derived from less would fail the deploy.
 
-    Tags are immutable, so a push needs a tag no earlier, different image used. Hashing the whole
-    context (not only the image's folder) errs on the side of a new tag: an unrelated change yields
-    a new tag on an identical digest, which redeploys nothing.
-    """
+    Hashing the whole context (not only the image's folder) errs on the side of a new tag: an unrelated
+    change yields a new tag on an identical digest, which redeploys nothing."""
     root = Path(context_dir)
     digest = hashlib.sha256()
     digest.update(f"{image}\0{PLATFORMS[architecture].value}\0".encode())
     for key in sorted(build_args):
         digest.update(f"{key}={build_args[key]}\0".encode())
+    digest.update(json.dumps(settings or {}, sort_keys=True).encode() + b"\0")
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(root)
         if _IGNORED_PARTS.intersection(relative.parts) or path.suffix == ".pyc":
             continue
-        digest.update(relative.as_posix().encode() + b"\0")
+        digest.update(f"{relative.as_posix()}\0{stat.S_IMODE(path.stat().st_mode):o}\0".encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return f"{RELEASE_TAG_PREFIX}{architecture}-{digest.hexdigest()[:20]}"
 
@@ -78,7 +88,12 @@ class LambdaImage(pulumi.ComponentResource):
         dockerfile = _validate(args)
         super().__init__("commodity-forecasts:image:LambdaImage", name, None, opts)
         platform = PLATFORMS[args.architecture]
-        tag = content_tag(args.context_dir, args.image, args.architecture, args.build_args)
+        # A cache export that fails (registry hiccup, throttling) never fails the build it belongs to.
+        cache = {"image_manifest": True, "oci_media_types": True, "mode": docker_build.CacheMode.MAX.value, "ignore_error": True}
+        tag = content_tag(
+            args.context_dir, args.image, args.architecture, args.build_args,
+            settings={"cache_to": cache, "cache_tag": CACHE_TAG, "build_on_preview": args.build_on_preview, "dockerfile": str(dockerfile)},
+        )
         repository = args.repository
 
         token = aws.ecr.get_authorization_token_output(
@@ -102,17 +117,10 @@ class LambdaImage(pulumi.ComponentResource):
                 }
             ],
             cache_from=[{"registry": {"ref": cache_ref}}],
-            cache_to=[
-                {
-                    "registry": {
-                        "ref": cache_ref,
-                        "image_manifest": True,
-                        "oci_media_types": True,
-                        "mode": docker_build.CacheMode.MAX,
-                    }
-                }
-            ],
-            opts=pulumi.ResourceOptions(parent=self),
+            cache_to=[{"registry": {"ref": cache_ref, **cache}}],
+            # Pulumi never deletes a pushed image (the provider's Delete removes the manifest from ECR):
+            # a replaced build may still be what a function runs. ECR's lifecycle policy expires images.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
 
         self.image_uri = pulumi.Output.concat(repository.url, "@", build.digest)

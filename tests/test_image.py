@@ -56,6 +56,13 @@ def test_registry_cache_in_the_same_repository():
     assert cache_to["registry"]["ref"] == cache_ref
     assert cache_to["registry"]["imageManifest"] is True, "ECR needs the cache as an image manifest"
     assert cache_to["registry"]["ociMediaTypes"] is True
+    assert cache_to["registry"]["ignoreError"] is True, "a failed cache export must not fail the build"
+
+
+def test_previews_never_write_to_the_registry_and_pulumi_never_deletes_an_image():
+    [build] = build_image().of_type(IMAGE)
+    assert build.inputs["buildOnPreview"] is False, "the provider exports cache manifests from preview builds"
+    assert build.retain_on_delete is True, "a replaced image may still be what a function runs"
 
 
 def test_image_uri_is_pinned_by_digest():
@@ -84,9 +91,13 @@ def test_content_tag_is_stable_and_changes_with_any_build_input(tmp_path):
     assert content_tag(context, "predictor", "arm64", {}) == first, "bytecode caches must not change the tag"
     assert content_tag(context, "predictor", "x86_64", {}) != first
     assert content_tag(context, "predictor", "arm64", {"MODE": "fast"}) != first
+    assert content_tag(context, "predictor", "arm64", {}, {"cache": "min"}) != first, "build settings the provider diffs on"
     handler = context / "predictor" / "handler.py"
+    handler.chmod(0o755)
+    moded = content_tag(context, "predictor", "arm64", {})
+    assert moded != first, "the provider re-pushes on a mode change: so must the tag change"
     handler.write_text(handler.read_text() + "\n# changed\n")
-    assert content_tag(context, "predictor", "arm64", {}) != first, "a code change must give a new tag"
+    assert content_tag(context, "predictor", "arm64", {}) not in (first, moded), "a code change must give a new tag"
 
 
 def test_refuses_unknown_architecture():
