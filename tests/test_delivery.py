@@ -110,6 +110,18 @@ def test_merge_deploys_dev_then_prod_through_the_gate():
     assert stack_job["steps"][-1]["env"]["STACK"] == "${{ inputs.stack }}"
 
 
+def test_aws_credentials_last_as_long_as_the_job():
+    """configure-aws-credentials defaults to a one-hour session; a deploy may run longer."""
+    checked = 0
+    for name in ("pull-request.yml", "deploy-stack.yml"):
+        for job in load(name)["jobs"].values():
+            for step in job.get("steps", []):
+                if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
+                    assert int(step["with"]["role-duration-seconds"]) >= job["timeout-minutes"] * 60, (name, job.get("name"))
+                    checked += 1
+    assert checked == 2
+
+
 def test_workflows_pass_zizmor_with_no_finding():
     result = subprocess.run([tool("zizmor"), "--offline", str(ROOT / ".github" / "workflows")], capture_output=True, text=True)
     assert result.returncode == 0 and "No findings to report" in result.stdout + result.stderr, result.stdout[-3000:]
