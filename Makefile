@@ -49,12 +49,20 @@ $(UV): | check-python
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary :all: --target $(UV_HOME).partial uv==$(UV_VERSION)
 	rm -rf $(UV_HOME) && mv $(UV_HOME).partial $(UV_HOME)
 
-# A venv built by another interpreter is rebuilt; a lockfile out of date with pyproject.toml is refused.
-$(VENV)/.synced: pyproject.toml uv.lock $(EXPORTS) $(UV) | check-python
+# Which interpreter built .venv: version and installation (another one means a new venv).
+PY_TAG := $(shell $(PYTHON) -c 'import hashlib, sys; print("%d.%d-%s" % (*sys.version_info[:2], hashlib.sha256(sys.base_prefix.encode()).hexdigest()[:10]))' 2>/dev/null)
+
+# A lockfile out of date with pyproject.toml is refused; any change to a dependency declaration (the
+# lock, pyproject.toml, the images' exported requirements) re-syncs.
+$(VENV)/.synced: pyproject.toml uv.lock $(EXPORTS) $(UV) $(VENV)/.python-$(PY_TAG) | check-python
 	@$(UV) lock --check --quiet 2>/dev/null || { \
 	  echo "uv.lock is out of date with pyproject.toml: run 'make lock' and commit uv.lock and the images' requirements." >&2; exit 1; }
 	$(UV) sync --frozen --quiet
-	touch $@
+	touch $(VENV)/.python-$(PY_TAG) $@
+
+# No marker for this interpreter: a venv that exists was built by another one, and is rebuilt.
+$(VENV)/.python-$(PY_TAG): | check-python
+	@if [ -e $(VENV) ]; then echo "$(VENV) was not built by $(PYTHON) ($(PY_TAG)), or predates this check; recreating it" >&2; rm -rf $(VENV); fi
 
 # Re-resolve after editing pyproject.toml (keeps every other version), and export what the images install.
 lock: $(UV)

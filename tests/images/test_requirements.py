@@ -91,3 +91,40 @@ def test_make_refuses_a_lockfile_out_of_date_with_pyproject(tmp_path):
     assert completed.returncode != 0
     assert "uv.lock is out of date with pyproject.toml: run 'make lock'" in completed.stderr
     assert not (tmp_path / ".venv").exists(), "nothing may be installed from a stale lock"
+
+
+def copy_make_inputs(tmp_path: Path) -> None:
+    """The files `make .venv/.synced` reads, and a fake uv that records its calls."""
+    import shutil
+
+    for name in ("Makefile", "pyproject.toml", "uv.lock", *EXPORTS):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    fake = tmp_path / "fake-uv"
+    fake.write_text('#!/bin/sh\necho "$@" >> "$(dirname "$0")/uv-calls"\nif [ "$1" = sync ]; then mkdir -p .venv/bin; fi\n')
+    fake.chmod(0o755)
+
+
+def make_in_copy(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", f"UV={tmp_path / 'fake-uv'}", *args], cwd=tmp_path, capture_output=True, text=True)
+
+
+def test_make_recreates_a_venv_built_by_another_interpreter(tmp_path):
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / ".python-2.7-0000000000").touch()  # what another interpreter's build leaves
+    (tmp_path / ".venv" / "sentinel").touch()
+    copy_make_inputs(tmp_path)
+    first = make_in_copy(tmp_path, ".venv/.synced")
+    assert first.returncode == 0, first.stderr
+    assert "was not built by" in first.stderr and "recreating it" in first.stderr
+    assert not (tmp_path / ".venv" / "sentinel").exists(), "the old venv is gone"
+    assert "sync --frozen --quiet" in (tmp_path / "uv-calls").read_text()
+
+    (tmp_path / "uv-calls").unlink()
+    again = make_in_copy(tmp_path, ".venv/.synced")
+    assert again.returncode == 0 and not (tmp_path / "uv-calls").exists(), "same interpreter, nothing changed: no sync"
+
+    image_requirements = tmp_path / "images" / "trainer" / "requirements.txt"
+    image_requirements.write_text(image_requirements.read_text() + "\n")
+    changed = make_in_copy(tmp_path, ".venv/.synced")
+    assert changed.returncode == 0 and "sync --frozen" in (tmp_path / "uv-calls").read_text(), "an image's declaration changed: re-sync"
