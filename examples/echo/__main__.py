@@ -1,0 +1,33 @@
+"""A second, minimal program on the same components, unchanged: a repository, an arm64 image build and
+one HTTP-invoked function (Function URL, AWS_IAM), gated before `live` moves like every function of the
+main program. Run it from this folder with the repository on the import path, the way a package of
+these components would be: `PYTHONPATH=../.. pulumi up -s dev`. Its mocks test is tests/test_examples.py."""
+
+import pulumi
+
+from components.function import ContainerFunction, ContainerFunctionArgs
+from components.image import LambdaImage, LambdaImageArgs
+from components.registry import EcrRepository, EcrRepositoryArgs
+
+config = pulumi.Config()
+environment = config.get("environment") or "dev"
+prefix = f"echo-{environment}"
+
+repository = EcrRepository("echo", EcrRepositoryArgs(repository_name=f"echo/{environment}/echo", force_delete=environment != "prod"))
+image = LambdaImage("echo-arm64", LambdaImageArgs(image="echo", architecture="arm64", repository=repository, context_dir="images"))
+function = ContainerFunction(
+    "echo",
+    ContainerFunctionArgs(
+        function_name=f"{prefix}-echo",
+        image=image,
+        description="Echoes a JSON request body back, with the time it was received",
+        memory_mb=256,
+        timeout_seconds=10,
+        log_retention_days=7,
+        function_url=True,
+        pre_traffic_event={"dry_run": True},
+    ),
+)
+
+pulumi.export("url", function.url)
+pulumi.export("alias_arn", function.alias_arn)
