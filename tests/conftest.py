@@ -80,49 +80,13 @@ class Mocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         state = dict(inputs)
         physical = inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
-        arn_prefix = f"arn:aws:{{service}}:{self.region}:{ACCOUNT}"
-        if args.typ == "aws:ecr/repository:Repository":
-            state.update(
-                name=physical,
-                arn=arn_prefix.format(service="ecr") + f":repository/{physical}",
-                registryId=ACCOUNT,
-                repositoryUrl=f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{physical}",
-            )
-        elif args.typ == "aws:ecr/lifecyclePolicy:LifecyclePolicy":
-            state.update(registryId=ACCOUNT)
-        elif args.typ == "docker-build:index:Image":
-            built = {k: v for k, v in inputs.items() if k != "registries"}
-            digest = "sha256:" + hashlib.sha256(json.dumps(built, sort_keys=True).encode()).hexdigest()
-            state.update(digest=digest, ref=f"{inputs['tags'][0]}@{digest}", contextHash=_short_hash(str(built)))
-        elif args.typ == "aws:s3/bucket:Bucket":
-            state.update(arn=f"arn:aws:s3:::{inputs['bucket']}", bucket=inputs["bucket"])
-        elif args.typ == "aws:dynamodb/table:Table":
-            state.update(arn=arn_prefix.format(service="dynamodb") + f":table/{physical}")
-        elif args.typ == "aws:cloudwatch/logGroup:LogGroup":
-            state.update(arn=arn_prefix.format(service="logs") + f":log-group:{physical}")
-        elif args.typ == "aws:sqs/queue:Queue":
-            state.update(
-                name=physical,
-                arn=arn_prefix.format(service="sqs") + f":{physical}",
-                url=f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT}/{physical}",
-            )
-        elif args.typ == "aws:iam/role:Role":
-            state.update(name=physical, arn=f"arn:aws:iam::{ACCOUNT}:role/{physical}")
-        elif args.typ == "aws:lambda/function:Function":
-            arn = arn_prefix.format(service="lambda") + f":function:{physical}"
-            # Lambda publishes a new number when code or configuration changes: here, a number per input set.
-            version = str(1 + int(hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:6], 16) % 997)
-            state.update(arn=arn, version=version, qualifiedArn=f"{arn}:{version}", invokeArn=f"arn:aws:apigateway:{self.region}:lambda:path/{arn}")
-        elif args.typ == "aws:lambda/alias:Alias":
-            function_arn = arn_prefix.format(service="lambda") + f":function:{inputs['functionName']}"
-            state.update(arn=f"{function_arn}:{inputs['name']}")
-        elif args.typ == "aws:lambda/functionUrl:FunctionUrl":
-            state.update(functionUrl=f"https://{_short_hash(args.name)}.lambda-url.{self.region}.on.aws/")
-        elif args.typ == "aws:scheduler/schedule:Schedule":
-            state.update(name=physical, arn=arn_prefix.format(service="scheduler") + f":schedule/default/{physical}")
+        arn = f"arn:aws:{{service}}:{self.region}:{ACCOUNT}"
+        computed = _COMPUTED.get(args.typ)
+        if computed is not None:
+            state.update(computed(self, args, inputs, physical, arn))
         elif args.custom:
             service = args.typ.split(":")[1].split("/")[0]
-            state.setdefault("arn", arn_prefix.format(service=service) + f":{physical}")
+            state.setdefault("arn", arn.format(service=service) + f":{physical}")
             state.setdefault("name", physical)
         self.states[(args.typ, args.name)] = (inputs, state)
         return f"{physical}-id", state
@@ -144,6 +108,43 @@ class Mocks(pulumi.runtime.Mocks):
             bucket = args.args["bucket"]
             return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket, "region": self.region}
         raise NotImplementedError(f"no mock for invoke {args.token}")
+
+
+def _lambda_function(mocks, args, inputs, physical, arn):
+    function_arn = arn.format(service="lambda") + f":function:{physical}"
+    # Lambda publishes a new number when code or configuration changes: here, a number per input set.
+    version = str(1 + int(hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:6], 16) % 997)
+    return dict(arn=function_arn, version=version, qualifiedArn=f"{function_arn}:{version}",
+                invokeArn=f"arn:aws:apigateway:{mocks.region}:lambda:path/{function_arn}")
+
+
+def _docker_build_image(mocks, args, inputs, physical, arn):
+    built = {k: v for k, v in inputs.items() if k != "registries"}
+    digest = "sha256:" + hashlib.sha256(json.dumps(built, sort_keys=True).encode()).hexdigest()
+    return dict(digest=digest, ref=f"{inputs['tags'][0]}@{digest}", contextHash=_short_hash(str(built)))
+
+
+_COMPUTED = {
+    "aws:ecr/repository:Repository": lambda mocks, args, inputs, physical, arn: dict(
+        name=physical, arn=arn.format(service="ecr") + f":repository/{physical}", registryId=ACCOUNT,
+        repositoryUrl=f"{ACCOUNT}.dkr.ecr.{mocks.region}.amazonaws.com/{physical}"),
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": lambda mocks, args, inputs, physical, arn: dict(registryId=ACCOUNT),
+    "docker-build:index:Image": _docker_build_image,
+    "aws:s3/bucket:Bucket": lambda mocks, args, inputs, physical, arn: dict(arn=f"arn:aws:s3:::{inputs['bucket']}", bucket=inputs["bucket"]),
+    "aws:dynamodb/table:Table": lambda mocks, args, inputs, physical, arn: dict(arn=arn.format(service="dynamodb") + f":table/{physical}"),
+    "aws:cloudwatch/logGroup:LogGroup": lambda mocks, args, inputs, physical, arn: dict(arn=arn.format(service="logs") + f":log-group:{physical}"),
+    "aws:sqs/queue:Queue": lambda mocks, args, inputs, physical, arn: dict(
+        name=physical, arn=arn.format(service="sqs") + f":{physical}", url=f"https://sqs.{mocks.region}.amazonaws.com/{ACCOUNT}/{physical}"),
+    "aws:iam/role:Role": lambda mocks, args, inputs, physical, arn: dict(name=physical, arn=f"arn:aws:iam::{ACCOUNT}:role/{physical}"),
+    "aws:lambda/function:Function": _lambda_function,
+    "aws:lambda/alias:Alias": lambda mocks, args, inputs, physical, arn: dict(
+        arn=arn.format(service="lambda") + f":function:{inputs['functionName']}:{inputs['name']}"),
+    "aws:lambda/functionUrl:FunctionUrl": lambda mocks, args, inputs, physical, arn: dict(
+        functionUrl=f"https://{_short_hash(args.name)}.lambda-url.{mocks.region}.on.aws/"),
+    "aws:scheduler/schedule:Schedule": lambda mocks, args, inputs, physical, arn: dict(
+        name=physical, arn=arn.format(service="scheduler") + f":schedule/default/{physical}"),
+}
+"""Computed outputs per resource type, shaped like AWS's; other custom resources get a name and an ARN."""
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
