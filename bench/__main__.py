@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-from bench import builds, cold_start, footprint, program, skill, warm
+from bench import builds, cold_start, footprint, model_formats, program, skill, warm
 from bench.world import ROOT, world
 
 
@@ -26,6 +26,8 @@ def main() -> int:
     print("arm64 builds, cross-stage and emulated …", flush=True)
     arm64_builds = builds.measure()
     sections.append(("arm64 builds: dependency stage on the build platform vs fully emulated", builds.report(arm64_builds)))
+    print("model formats …", flush=True)
+    sections.append(("How the predictor reads a model (fresh processes, median of 9)", model_formats.report(model_formats.measure())))
     print("forecast skill over seeded histories …", flush=True)
     measured = [skill.measure(kind, horizon) for kind, horizon in skill.CONFIGURATIONS]
     sections.append(("Forecast skill: promotion rate and interval coverage over 20 seeds", skill.report(measured)))

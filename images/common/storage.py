@@ -1,7 +1,9 @@
 """The data bucket's layout and the reads and writes both workloads make.
 
     <prices_prefix><commodity>/<YYYY>.csv                 price history, one file per year
-    <models_prefix><commodity>/<version>/model.ubj        XGBoost native (UBJSON) model, written once
+    <models_prefix><commodity>/<version>/model.json       XGBoost's JSON model format, written once
+                                                          (model.ubj, UBJSON, for versions published before)
+    <models_prefix><commodity>/<version>/naive.json       a naive version's spec, written once
     <models_prefix><commodity>/<version>/metadata.json    features, windows, metrics, versions, sha256, written once
     <models_prefix><commodity>/<version>/backtest.csv     held-out predictions next to actuals, written once
                                                           (<version> = <as_of>-<first 12 hex of the model's sha256>)
@@ -23,6 +25,14 @@ from common.schema import PriceRow, parse_csv
 _MISSING = ("NoSuchKey", "404", "NotFound")
 _EXISTS = ("PreconditionFailed", "412", "ConditionalRequestConflict")
 """S3's answers to a conditional create of a key that exists (or is being created concurrently)."""
+
+
+MODEL_FILE = "model.json"
+MODEL_FORMAT = "xgboost-json"
+"""XGBoost's own JSON format: read with `json.loads`, faster and smaller than UBJSON for these models
+(bench/model_formats.py; README: Performance)."""
+UBJSON_FORMAT = "xgboost-ubj"
+"""The format versions published before; the predictor still reads them (until every stack retrained)."""
 
 
 def price_key(prices_prefix: str, commodity: str, year: int) -> str:

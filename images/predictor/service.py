@@ -117,7 +117,7 @@ def load_model(s3, env: WorkloadEnvironment, commodity: str) -> LoadedModel:
     _check_compatible(commodity, pointer["version"], metadata, env.forecast_horizon_days)
     where = f"s3://{bucket}/{pointer['model_key']}"
     try:
-        forest = Forest.from_ubj(raw) if metadata.get("method", "model") == "model" else _naive_spec(raw, commodity, env.forecast_horizon_days)
+        forest = _forest(raw, metadata) if metadata.get("method", "model") == "model" else _naive_spec(raw, commodity, env.forecast_horizon_days)
         trained_at = datetime.fromisoformat(metadata["trained_at"])
         intervals = _intervals(metadata)
     except (UnsupportedModel, KeyError, IndexError, ValueError, TypeError) as error:
@@ -127,6 +127,16 @@ def load_model(s3, env: WorkloadEnvironment, commodity: str) -> LoadedModel:
     model = LoadedModel(commodity, pointer["version"], actual, trained_at, env.forecast_horizon_days, forest, intervals)
     _MODELS[commodity] = model
     return model
+
+
+def _forest(raw: bytes, metadata: dict) -> Forest:
+    """The model in the format its metadata names: JSON, or UBJSON for versions published before."""
+    model_format = metadata.get("model_format", storage.UBJSON_FORMAT)
+    if model_format == storage.MODEL_FORMAT:
+        return Forest.from_json(raw)
+    if model_format == storage.UBJSON_FORMAT:
+        return Forest.from_ubj(raw)
+    raise ValueError(f"model_format {str(model_format)[:40]!r} is neither {storage.MODEL_FORMAT} nor {storage.UBJSON_FORMAT}")
 
 
 def _naive_spec(raw: bytes, commodity: str, horizon: int) -> None:

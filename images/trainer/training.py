@@ -209,7 +209,7 @@ def train(
     }
     # Scored as above; the published model is the same configuration refit on every known target.
     final = _fit(params, features[usable], target[usable])
-    model = bytes(final.get_booster().save_raw("ubj"))
+    model = bytes(final.get_booster().save_raw("json"))
     # A version names exactly these bytes: a re-run for the same date on other data gets a folder of its
     # own, so nothing a pointer references is ever overwritten (an identical retry writes the same key).
     model_sha256 = hashlib.sha256(model).hexdigest()
@@ -225,7 +225,7 @@ def train(
         "configuration": configuration,
         "intervals": {"log_half_width": model_widths, "coverage": model_coverage},
         "model_sha256": model_sha256,
-        "model_format": "xgboost-ubj",
+        "model_format": storage.MODEL_FORMAT,
     }
     backtest = pd.DataFrame({
         "date": frame["date"].iloc[evaluation].dt.date.astype(str).to_numpy(),
@@ -306,7 +306,7 @@ def publish(s3, env: WorkloadEnvironment, result: TrainingResult) -> dict[str, A
     says. The pointer is written last, so a crash at any step leaves it naming a complete, unchanged
     version."""
     folder = storage.model_folder(env.models_prefix, result.commodity, result.version)
-    model_key, metadata_key, backtest_key = f"{folder}model.ubj", f"{folder}metadata.json", f"{folder}backtest.csv"
+    model_key, metadata_key, backtest_key = f"{folder}{storage.MODEL_FILE}", f"{folder}metadata.json", f"{folder}backtest.csv"
     metadata = {**result.metadata, "model_key": model_key, "promoted": result.promote}
     storage.put_once(s3, env.data_bucket, model_key, result.model, "application/octet-stream", same_bytes_required=True)
     buffer = io.StringIO()

@@ -159,13 +159,13 @@ def test_trainer_trains_on_arm64_and_the_arm64_predictor_matches_xgboost(built, 
     rows = generate("corn", MODEL_AS_OF)[-400:]
     features = feature_matrix(np.array([r.date for r in rows], dtype="datetime64[D]"), np.array([r.close for r in rows]))
     features = features[~np.isnan(features).any(axis=1)]
-    (tmp_path / "model.ubj").write_bytes(model)
+    (tmp_path / "model.json").write_bytes(model)
     np.save(tmp_path / "features.npy", features)
     script = {
-        "trainer": "import numpy as np, xgboost as xgb; b = xgb.Booster(); b.load_model('/data/model.ubj'); "
+        "trainer": "import numpy as np, xgboost as xgb; b = xgb.Booster(); b.load_model('/data/model.json'); "
                    "np.save('/data/out.npy', b.inplace_predict(np.load('/data/features.npy')))",
         "predictor": "import numpy as np; from predictor.forest import Forest; "
-                     "f = Forest.from_ubj(open('/data/model.ubj', 'rb').read()); np.save('/data/out.npy', f.predict(np.load('/data/features.npy')))",
+                     "f = Forest.from_json(open('/data/model.json', 'rb').read()); np.save('/data/out.npy', f.predict(np.load('/data/features.npy')))",
     }
     outputs = {}
     for image, code in script.items():

@@ -49,7 +49,7 @@ def test_a_malformed_pointer_is_a_typed_error_naming_bucket_and_key(published, p
 
 
 @pytest.mark.parametrize("field, value", [
-    ("commodity", "wheat"), ("version", "2026-01-01-000000000000"), ("model_sha256", "0" * 64), ("model_key", "models/corn/x/model.ubj"),
+    ("commodity", "wheat"), ("version", "2026-01-01-000000000000"), ("model_sha256", "0" * 64), ("model_key", "models/corn/x/model.json"),
 ])
 def test_metadata_that_disagrees_with_the_pointer_is_refused(published, predictor, context, field, value):
     pointer = get_json(published, NAMES.data_bucket, LATEST)

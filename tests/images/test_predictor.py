@@ -109,7 +109,7 @@ def test_missing_model_raises_and_stores_nothing(seeded, predictor, context):
     assert stored_items(seeded, "corn") == []
 
 
-@pytest.mark.parametrize("commodity, method, file", [("wheat", "model", "model.ubj"), ("soybeans", "naive", "naive.json")])
+@pytest.mark.parametrize("commodity, method, file", [("wheat", "model", "model.json"), ("soybeans", "naive", "naive.json")])
 def test_checksum_mismatch_raises(published, predictor, context, commodity, method, file):
     s3 = published.client("s3")
     pointer = get_json(published, NAMES.data_bucket, f"models/{commodity}/latest.json")

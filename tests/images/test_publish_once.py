@@ -43,7 +43,7 @@ def test_versions_name_their_bytes_so_a_rerun_on_other_data_never_overwrites(pla
     served = serving_model_loads(plane)
     training.publish(plane.client("s3"), NAMES, rival)
     s3 = plane.client("s3")
-    old_bytes = storage.get_bytes(s3, NAMES.data_bucket, f"models/corn/{first.version}/model.ubj")
+    old_bytes = storage.get_bytes(s3, NAMES.data_bucket, f"models/corn/{first.version}/model.json")
     assert hashlib.sha256(old_bytes).hexdigest() == served.sha256, "the earlier model's file is unchanged"
     assert serving_model_loads(plane).version == rival.version, "the newer model serves, checksum valid"
 
@@ -68,7 +68,7 @@ def test_other_bytes_under_an_existing_model_key_are_refused_and_left_alone(plan
     s3 = plane.client("s3")
     training.publish(s3, NAMES, result)
     tampered = training.TrainingResult(result.commodity, result.version, result.model + b" ", result.metadata, result.backtest)
-    with pytest.raises(errors.ObjectConflict, match=rf"s3://{NAMES.data_bucket}/models/corn/{result.version}/model.ubj already exists"):
+    with pytest.raises(errors.ObjectConflict, match=rf"s3://{NAMES.data_bucket}/models/corn/{result.version}/model.json already exists"):
         training.publish(s3, NAMES, tampered)
     assert serving_model_loads(plane).sha256 == result.metadata["model_sha256"]
 
@@ -104,7 +104,7 @@ def test_two_trainers_racing_on_different_data_each_publish_a_complete_model(pla
     winner = serving_model_loads(plane)
     assert winner.version == trained["corn"].version
     for result in (rival, trained["corn"]):
-        body = storage.get_bytes(s3, NAMES.data_bucket, f"models/corn/{result.version}/model.ubj")
+        body = storage.get_bytes(s3, NAMES.data_bucket, f"models/corn/{result.version}/model.json")
         assert hashlib.sha256(body).hexdigest() == result.metadata["model_sha256"]
 
 
@@ -116,7 +116,7 @@ def test_a_model_that_is_not_significantly_better_is_stored_but_the_naive_foreca
     loser = training.train("corn", random_walk("corn", later), as_of=later, now=now_utc(), min_improvement=0.0)
     assert not loser.beats_naive and loser.serves == "naive"
     training.publish(s3, NAMES, loser)
-    assert storage.get_bytes(s3, NAMES.data_bucket, f"models/corn/{loser.version}/model.ubj") == loser.model, "stored for inspection"
+    assert storage.get_bytes(s3, NAMES.data_bucket, f"models/corn/{loser.version}/model.json") == loser.model, "stored for inspection"
     served = serving_model_loads(plane)
     assert (served.method, served.version) == ("naive", loser.naive.version)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from datetime import timedelta
 
 import numpy as np
@@ -60,7 +61,7 @@ def test_trains_publishes_and_points_every_commodity_at_a_method(seeded, trainer
         commodity = summary["commodity"]
         assert summary["version"].startswith(f"{MODEL_AS_OF.isoformat()}-")
         folder = f"models/{commodity}/{summary['version']}/"
-        model = s3_body(seeded, folder + "model.ubj")
+        model = s3_body(seeded, folder + "model.json")
         metadata = get_json(seeded, NAMES.data_bucket, folder + "metadata.json")
         pointer = get_json(seeded, NAMES.data_bucket, f"models/{commodity}/latest.json")
 
@@ -73,7 +74,8 @@ def test_trains_publishes_and_points_every_commodity_at_a_method(seeded, trainer
         assert metadata["calibration_window"]["rows"] == metadata["coverage_window"]["rows"] == 250
         for name in ("model_mae", "model_mape", "naive_mae", "naive_mape"):
             assert metadata["metrics"][name] > 0
-        assert model[:1] == b"{", "model must be XGBoost's native UBJSON, not a pickle"
+        assert json.loads(model)["learner"]["gradient_booster"]["name"] == "gbtree", "XGBoost's JSON model, not a pickle"
+        assert metadata["model_format"] == "xgboost-json"
         assert 0 < metadata["intervals"]["log_half_width"]["80"] < metadata["intervals"]["log_half_width"]["95"]
         assert 0 <= metadata["tests"]["model_vs_naive"]["p_value"] <= 1
 
@@ -87,7 +89,7 @@ def test_trains_publishes_and_points_every_commodity_at_a_method(seeded, trainer
         assert metadata["promoted"] is significant
         assert metric_value(blobs, "ModelPromoted", commodity=commodity) == int(significant)
         if significant:
-            assert pointer["model_key"] == folder + "model.ubj" and pointer["sha256"] == metadata["model_sha256"]
+            assert pointer["model_key"] == folder + "model.json" and pointer["sha256"] == metadata["model_sha256"]
         else:
             naive = get_json(seeded, NAMES.data_bucket, pointer["metadata_key"])
             assert pointer["model_key"].endswith("naive.json") and naive["method"] == "naive" and naive["promoted"] is True
