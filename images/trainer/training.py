@@ -143,6 +143,68 @@ def promotion(
     }
 
 
+@dataclass(frozen=True)
+class _History:
+    """One commodity's history as arrays, and the rows each step uses."""
+
+    frame: pd.DataFrame
+    dates: np.ndarray
+    closes: np.ndarray
+    features: np.ndarray
+    target: np.ndarray
+    usable: np.ndarray
+    """Rows with complete features and a known target."""
+    evaluation: np.ndarray
+    """The newest EVALUATION_ROWS usable rows: forecast out of sample, calibration then coverage."""
+    training: np.ndarray
+    """Usable rows before the evaluation, with a gap so no training target looks into it."""
+    horizon: int
+
+    @classmethod
+    def of(cls, rows: list[PriceRow], horizon: int) -> "_History":
+        frame = pd.DataFrame({"date": pd.to_datetime([r.date for r in rows]), "close": [r.close for r in rows]})
+        dates = frame["date"].to_numpy(dtype="datetime64[D]")
+        closes = frame["close"].to_numpy(dtype=np.float64)
+        features, target = feature_matrix(dates, closes), horizon_log_return(closes, horizon)
+        usable = np.flatnonzero(~np.isnan(features).any(axis=1) & ~np.isnan(target))
+        evaluation = usable[-EVALUATION_ROWS:]
+        training = usable[usable < evaluation[0] - horizon]
+        return cls(frame, dates, closes, features, target, usable, evaluation, training, horizon)
+
+    @property
+    def current(self) -> np.ndarray:
+        return self.closes[self.evaluation]
+
+    @property
+    def actual(self) -> np.ndarray:
+        return self.closes[self.evaluation + self.horizon]
+
+    def out_of_sample(self, params: dict[str, Any]) -> np.ndarray:
+        """Prices forecast for the evaluation rows by `params` fitted on the training rows only."""
+        model = _fit(params, self.features[self.training], self.target[self.training])
+        return self.current * np.exp(model.predict(self.features[self.evaluation]))
+
+    def windows(self) -> dict[str, dict[str, Any]]:
+        return {
+            "training_window": _window(self.dates, self.training),
+            "calibration_window": _window(self.dates, self.evaluation[:CALIBRATION_ROWS]),
+            "coverage_window": _window(self.dates, self.evaluation[CALIBRATION_ROWS:]),
+            "final_fit_window": _window(self.dates, self.usable),
+        }
+
+    def backtest(self, predicted: np.ndarray) -> pd.DataFrame:
+        dates = self.frame["date"]
+        return pd.DataFrame({
+            "date": dates.iloc[self.evaluation].dt.date.astype(str).to_numpy(),
+            "window": ["calibration"] * CALIBRATION_ROWS + ["coverage"] * (len(self.evaluation) - CALIBRATION_ROWS),
+            "close": self.current,
+            "target_date": dates.iloc[self.evaluation + self.horizon].dt.date.astype(str).to_numpy(),
+            "actual": self.actual,
+            "predicted": np.round(predicted, 4),
+            "naive": self.current,
+        })
+
+
 def train(
     commodity: str, rows: list[PriceRow], *, as_of: date, now: datetime, min_improvement: float, horizon: int = DEFAULT_HORIZON,
     serving: Serving | None = None, allow_older: bool = False, significance: float = SIGNIFICANCE_LEVEL.default,
@@ -154,26 +216,36 @@ def train(
         rows, commodity=commodity, as_of=as_of, max_age_days=None,
         min_rows=LOOKBACK + MIN_TRAINING_ROWS + EVALUATION_ROWS + 2 * horizon,
     )
-    frame = pd.DataFrame({"date": pd.to_datetime([r.date for r in rows]), "close": [r.close for r in rows]})
-    dates = frame["date"].to_numpy(dtype="datetime64[D]")
-    closes = frame["close"].to_numpy(dtype=np.float64)
-    features = feature_matrix(dates, closes)
-    target = horizon_log_return(closes, horizon)
-    usable = np.flatnonzero(~np.isnan(features).any(axis=1) & ~np.isnan(target))
-    evaluation = usable[-EVALUATION_ROWS:]
-    # The gap keeps training targets (which look `horizon` rows ahead) out of the evaluated window.
-    training = usable[usable < evaluation[0] - horizon]
-    current, actual = closes[evaluation], closes[evaluation + horizon]
+    history = _History.of(rows, horizon)
+    selected = _select_params(history.features[history.training], history.target[history.training], horizon)
+    params, configuration, tests, predicted, serving_mae = _configuration(selected, serving, history, significance)
+    metrics = _score(history, predicted, tests, min_improvement=min_improvement, significance=significance, serving_mae=serving_mae)
+    decision = promotion(metrics, tests, as_of=as_of, serving=serving, allow_older=allow_older, significance=significance)
+    common = {
+        "commodity": commodity,
+        "trained_at": now.isoformat(timespec="seconds"),
+        "as_of": as_of.isoformat(),
+        "horizon": horizon,
+        "lookback": LOOKBACK,
+        "target": f"close[t+{horizon}]",
+        **history.windows(),
+        "metrics": metrics,
+        "tests": {name: test.as_dict() for name, test in tests.items()},
+        "promotion": decision,
+        "libraries": _libraries(),
+    }
+    version, model, metadata = _model_version(history, params, configuration, common, predicted)
+    naive = _naive_version(common, history.actual, history.current) if decision["serves"] == "naive" else None
+    return TrainingResult(commodity, version, model, metadata, history.backtest(predicted), naive)
 
-    def out_of_sample(params: dict[str, Any]) -> np.ndarray:
-        return current * np.exp(_fit(params, features[training], target[training]).predict(features[evaluation]))
 
-    params, configuration, tests, predicted, serving_mae = _configuration(
-        _select_params(features[training], target[training], horizon), serving, out_of_sample, actual, horizon, significance
-    )
+def _score(history: _History, predicted: np.ndarray, tests: dict, *, min_improvement: float, significance: float, serving_mae) -> dict[str, Any]:
+    """MAE and MAPE of both methods on the evaluation rows, and the two one-sided tests between them
+    (added to `tests`)."""
+    actual, current = history.actual, history.current
     model_errors, naive_errors = actual - predicted, actual - current
-    tests["model_vs_naive"] = skill.diebold_mariano(model_errors, naive_errors, horizon=horizon, better="model", worse="naive")
-    tests["naive_vs_model"] = skill.diebold_mariano(naive_errors, model_errors, horizon=horizon, better="naive", worse="model")
+    tests["model_vs_naive"] = skill.diebold_mariano(model_errors, naive_errors, horizon=history.horizon, better="model", worse="naive")
+    tests["naive_vs_model"] = skill.diebold_mariano(naive_errors, model_errors, horizon=history.horizon, better="naive", worse="model")
     metrics = {
         "model_mae": float(mean_absolute_error(actual, predicted)),
         "model_mape": float(mean_absolute_percentage_error(actual, predicted)),
@@ -186,77 +258,52 @@ def train(
     metrics["beats_naive"] = tests["model_vs_naive"].significant(significance) and metrics["improvement"] > min_improvement
     if serving_mae is not None:
         metrics["serving_mae"] = serving_mae
-    decision = promotion(metrics, tests, as_of=as_of, serving=serving, allow_older=allow_older, significance=significance)
+    return metrics
 
-    windows = {
-        "training_window": _window(dates, training),
-        "calibration_window": _window(dates, evaluation[:CALIBRATION_ROWS]),
-        "coverage_window": _window(dates, evaluation[CALIBRATION_ROWS:]),
-        "final_fit_window": _window(dates, usable),
-    }
-    common = {
-        "commodity": commodity,
-        "trained_at": now.isoformat(timespec="seconds"),
-        "as_of": as_of.isoformat(),
-        "horizon": horizon,
-        "lookback": LOOKBACK,
-        "target": f"close[t+{horizon}]",
-        **windows,
-        "metrics": metrics,
-        "tests": {name: test.as_dict() for name, test in tests.items()},
-        "promotion": decision,
-        "libraries": _libraries(),
-    }
-    # Scored as above; the published model is the same configuration refit on every known target.
-    final = _fit(params, features[usable], target[usable])
+
+def _model_version(history: _History, params, configuration: str, common: dict, predicted: np.ndarray) -> tuple[str, bytes, dict]:
+    """Scored as above, the published model is the same configuration refit on every known target. A
+    version names exactly these bytes: a re-run for the same date on other data gets a folder of its
+    own, so nothing a pointer references is ever overwritten (an identical retry writes the same key)."""
+    final = _fit(params, history.features[history.usable], history.target[history.usable])
     model = bytes(final.get_booster().save_raw("json"))
-    # A version names exactly these bytes: a re-run for the same date on other data gets a folder of its
-    # own, so nothing a pointer references is ever overwritten (an identical retry writes the same key).
     model_sha256 = hashlib.sha256(model).hexdigest()
-    version = f"{as_of.isoformat()}-{model_sha256[:12]}"
-    model_widths, model_coverage = _intervals(actual, predicted)
+    version = f"{common['as_of']}-{model_sha256[:12]}"
+    widths, coverage = _intervals(history.actual, predicted)
     metadata = {
         **common,
         "version": version,
         "method": "model",
         "features": list(FEATURE_NAMES),
-        "model_target": f"log(close[t+{horizon}] / close[t])",
+        "model_target": f"log(close[t+{history.horizon}] / close[t])",
         "params": params,
         "configuration": configuration,
-        "intervals": {"log_half_width": model_widths, "coverage": model_coverage},
+        "intervals": {"log_half_width": widths, "coverage": coverage},
         "model_sha256": model_sha256,
         "model_format": storage.MODEL_FORMAT,
     }
-    backtest = pd.DataFrame({
-        "date": frame["date"].iloc[evaluation].dt.date.astype(str).to_numpy(),
-        "window": ["calibration"] * CALIBRATION_ROWS + ["coverage"] * (len(evaluation) - CALIBRATION_ROWS),
-        "close": current,
-        "target_date": frame["date"].iloc[evaluation + horizon].dt.date.astype(str).to_numpy(),
-        "actual": actual,
-        "predicted": np.round(predicted, 4),
-        "naive": current,
-    })
-    naive = _naive_version(common, actual, current) if decision["serves"] == "naive" else None
-    return TrainingResult(commodity, version, model, metadata, backtest, naive)
+    return version, model, metadata
 
 
-def _configuration(selected, serving, out_of_sample, actual, horizon, significance):
+def _configuration(selected: dict, serving: Serving | None, history: _History, significance: float):
     """The configuration to fit: the one cross-validation selected, unless a model serves with another
     configuration that the selected one is not significantly better than (then the serving one, refit on
     newer data: a method changes only on evidence). Returns it, a description, the tests made, its
-    out-of-sample forecasts, and the serving configuration's MAE on the same window (None when no model
+    out-of-sample forecasts, and the serving configuration's MAE on the same rows (None when no model
     serves)."""
-    forecasts = out_of_sample(selected)
+    actual = history.actual
+    forecasts = history.out_of_sample(selected)
     if serving is None or serving.method != "model":
         return selected, "selected by time-ordered cross-validation", {}, forecasts, None
     if serving.params == selected:
         return selected, "selected by time-ordered cross-validation; the serving configuration", {}, forecasts, float(mean_absolute_error(actual, forecasts))
-    serving_forecasts = out_of_sample(serving.params)
-    test = skill.diebold_mariano(actual - forecasts, actual - serving_forecasts, horizon=horizon, better="selected", worse="serving")
+    serving_forecasts = history.out_of_sample(serving.params)
+    test = skill.diebold_mariano(actual - forecasts, actual - serving_forecasts, horizon=history.horizon, better="selected", worse="serving")
     serving_mae = float(mean_absolute_error(actual, serving_forecasts))
     if test.significant(significance):
         return selected, "selected by time-ordered cross-validation; significantly better than the serving configuration", {"selected_vs_serving": test}, forecasts, serving_mae
     return serving.params, "the serving configuration refit on newer data (the selected one was not significantly better)", {"selected_vs_serving": test}, serving_forecasts, serving_mae
+
 
 def _intervals(actual: np.ndarray, predicted: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
     """Conformal half-widths from the calibration window's log errors, coverage on the coverage window's."""
