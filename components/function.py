@@ -106,77 +106,20 @@ class ContainerFunction(pulumi.ComponentResource):
     def __init__(self, name: str, args: ContainerFunctionArgs, opts: pulumi.ResourceOptions | None = None):
         windows = _validate(args)
         super().__init__("commodity-forecasts:function:ContainerFunction", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
-            retention_in_days=args.log_retention_days,
-            opts=child,
+            f"{name}-logs", name=f"/aws/lambda/{args.function_name}", retention_in_days=args.log_retention_days,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         dlq = dead_letter_queue(f"{name}-dlq", parent=self)
-        role = aws.iam.Role(
-            f"{name}-role",
-            description=f"Execution role of {args.function_name}",
-            assume_role_policy=service_trust_policy("lambda.amazonaws.com"),
-            opts=child,
-        )
-        own = (
-            PolicyStatement("WriteOwnLogs", ("logs:CreateLogStream", "logs:PutLogEvents"), (pulumi.Output.concat(log_group.arn, ":*"),)),
-            # X-Ray has no resource-level permissions: the actions are named, the resource cannot be.
-            PolicyStatement("PublishTraces", ("xray:PutTraceSegments", "xray:PutTelemetryRecords"), ("*",)),
-            PolicyStatement("DeadLetter", ("sqs:SendMessage",), (dlq.arn,)),
-        )
-        policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy_document(own + args.statements), opts=child)
-
-        function = aws.lambda_.Function(
-            f"{name}-function",
-            name=args.function_name,
-            description=args.description,
-            package_type="Image",
-            image_uri=args.image.image_uri,
-            architectures=[args.image.architecture],
-            role=role.arn,
-            memory_size=args.memory_mb,
-            timeout=args.timeout_seconds,
-            ephemeral_storage={"size": args.ephemeral_storage_mb},
-            reserved_concurrent_executions=-1 if args.reserved_concurrency is None else args.reserved_concurrency,
-            tracing_config={"mode": "Active"},
-            environment={"variables": dict(args.environment)},
-            logging_config={
-                "log_format": args.log_format,
-                "log_group": log_group.name,
-                # Log levels exist only for JSON; INFO keeps platform.report records (init duration).
-                **({"application_log_level": "INFO", "system_log_level": "INFO"} if args.log_format == "JSON" else {}),
-            },
-            publish=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy]),
-        )
+        role, policy = self._role(name, args, log_group, dlq)
+        function = self._function(name, args, role, log_group, policy)
         alias = self._live_alias(name, args, function)
-        qualified = pulumi.ResourceOptions(parent=self, depends_on=[alias])
-        aws.lambda_.FunctionEventInvokeConfig(
-            f"{name}-async",
-            function_name=function.name,
-            qualifier=alias.name,
-            maximum_retry_attempts=args.max_retry_attempts,
-            maximum_event_age_in_seconds=args.max_event_age_seconds,
-            destination_config={"on_failure": {"destination": dlq.arn}},
-            opts=qualified,
-        )
-        if args.provisioned_concurrency > 0 and args.provisioned_concurrency_mode == "fixed":
-            aws.lambda_.ProvisionedConcurrencyConfig(
-                f"{name}-concurrency",
-                function_name=function.name,
-                qualifier=alias.name,
-                provisioned_concurrent_executions=args.provisioned_concurrency,
-                opts=qualified,
-            )
-        elif args.provisioned_concurrency > 0:
-            self._schedule_aligned_concurrency(name, args, function, alias, windows)
+        self._invocation_settings(name, args, function, alias, dlq, windows)
         self.url = None
         if args.function_url:
             self.url = aws.lambda_.FunctionUrl(
-                f"{name}-url", function_name=function.name, qualifier=alias.name, authorization_type="AWS_IAM", opts=qualified
+                f"{name}-url", function_name=function.name, qualifier=alias.name, authorization_type="AWS_IAM",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[alias]),
             ).function_url
 
         self.function_name = function.name
@@ -199,6 +142,74 @@ class ContainerFunction(pulumi.ComponentResource):
             "dlq_url": self.dlq_url,
             "url": self.url,
         })
+
+    def _role(self, name: str, args: ContainerFunctionArgs, log_group, dlq) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """The execution role: its own logs, traces and DLQ, plus exactly `args.statements`."""
+        role = aws.iam.Role(
+            f"{name}-role",
+            description=f"Execution role of {args.function_name}",
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        own = (
+            PolicyStatement("WriteOwnLogs", ("logs:CreateLogStream", "logs:PutLogEvents"), (pulumi.Output.concat(log_group.arn, ":*"),)),
+            # X-Ray has no resource-level permissions: the actions are named, the resource cannot be.
+            PolicyStatement("PublishTraces", ("xray:PutTraceSegments", "xray:PutTelemetryRecords"), ("*",)),
+            PolicyStatement("DeadLetter", ("sqs:SendMessage",), (dlq.arn,)),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-policy", role=role.id, policy=policy_document(own + args.statements), opts=pulumi.ResourceOptions(parent=self),
+        )
+        return role, policy
+
+    def _function(self, name: str, args: ContainerFunctionArgs, role, log_group, policy) -> aws.lambda_.Function:
+        """The image function, published, traced, logging into its own group (which exists first)."""
+        return aws.lambda_.Function(
+            f"{name}-function",
+            name=args.function_name,
+            description=args.description,
+            package_type="Image",
+            image_uri=args.image.image_uri,
+            architectures=[args.image.architecture],
+            role=role.arn,
+            memory_size=args.memory_mb,
+            timeout=args.timeout_seconds,
+            ephemeral_storage={"size": args.ephemeral_storage_mb},
+            reserved_concurrent_executions=-1 if args.reserved_concurrency is None else args.reserved_concurrency,
+            tracing_config={"mode": "Active"},
+            environment={"variables": dict(args.environment)},
+            logging_config={
+                "log_format": args.log_format,
+                "log_group": log_group.name,
+                # Log levels exist only for JSON; INFO keeps platform.report records (init duration).
+                **({"application_log_level": "INFO", "system_log_level": "INFO"} if args.log_format == "JSON" else {}),
+            },
+            publish=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy]),
+        )
+
+    def _invocation_settings(self, name: str, args: ContainerFunctionArgs, function, alias, dlq, windows) -> None:
+        """On the alias: asynchronous retries into the DLQ, and provisioned concurrency (fixed or aligned)."""
+        qualified = pulumi.ResourceOptions(parent=self, depends_on=[alias])
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-async",
+            function_name=function.name,
+            qualifier=alias.name,
+            maximum_retry_attempts=args.max_retry_attempts,
+            maximum_event_age_in_seconds=args.max_event_age_seconds,
+            destination_config={"on_failure": {"destination": dlq.arn}},
+            opts=qualified,
+        )
+        if args.provisioned_concurrency > 0 and args.provisioned_concurrency_mode == "fixed":
+            aws.lambda_.ProvisionedConcurrencyConfig(
+                f"{name}-concurrency",
+                function_name=function.name,
+                qualifier=alias.name,
+                provisioned_concurrent_executions=args.provisioned_concurrency,
+                opts=qualified,
+            )
+        elif args.provisioned_concurrency > 0:
+            self._schedule_aligned_concurrency(name, args, function, alias, windows)
 
     def _live_alias(self, name: str, args: ContainerFunctionArgs, function: aws.lambda_.Function) -> aws.lambda_.Alias:
         """`live`, moved only after the pre-traffic gate passed on the new version. The gate is the
