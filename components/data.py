@@ -48,6 +48,41 @@ class DataPlane(pulumi.ComponentResource):
         super().__init__("commodity-forecasts:data:DataPlane", name, None, opts)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
 
+        bucket = self._data_bucket(name, args)
+        self._access_logs(name, bucket, args)
+        table = aws.dynamodb.Table(
+            f"{name}-predictions",
+            name=args.table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="commodity",
+            range_key="effective_date",
+            attributes=[{"name": "commodity", "type": "S"}, {"name": "effective_date", "type": "S"}],
+            point_in_time_recovery={"enabled": True},
+            server_side_encryption={"enabled": True},
+            deletion_protection_enabled=args.protect,
+            opts=stateful,
+        )
+        legacy = aws.s3.get_bucket_output(bucket=args.legacy_bucket, opts=pulumi.InvokeOutputOptions(parent=self))
+
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.table_name = table.name
+        self.table_arn = table.arn
+        self.legacy_bucket_name = legacy.bucket
+        self.legacy_bucket_arn = legacy.arn
+        self.legacy_prefix = args.legacy_prefix
+        self.register_outputs({
+            "bucket_name": self.bucket_name,
+            "bucket_arn": self.bucket_arn,
+            "table_name": self.table_name,
+            "table_arn": self.table_arn,
+            "legacy_bucket_arn": self.legacy_bucket_arn,
+        })
+
+    def _data_bucket(self, name: str, args: DataPlaneArgs) -> aws.s3.Bucket:
+        """Prices, models and predictions: owner-only and private, versioned, SSE-KMS with a bucket key,
+        noncurrent versions and stale uploads expired, TLS only."""
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, force_destroy=not args.protect, opts=stateful)
         bucket_child = pulumi.ResourceOptions(parent=self, depends_on=[bucket])
         _owner_only(name, bucket, bucket_child)
@@ -88,35 +123,7 @@ class DataPlane(pulumi.ComponentResource):
             }),
             opts=bucket_child,
         )
-        self._access_logs(name, bucket, args)
-        table = aws.dynamodb.Table(
-            f"{name}-predictions",
-            name=args.table_name,
-            billing_mode="PAY_PER_REQUEST",
-            hash_key="commodity",
-            range_key="effective_date",
-            attributes=[{"name": "commodity", "type": "S"}, {"name": "effective_date", "type": "S"}],
-            point_in_time_recovery={"enabled": True},
-            server_side_encryption={"enabled": True},
-            deletion_protection_enabled=args.protect,
-            opts=stateful,
-        )
-        legacy = aws.s3.get_bucket_output(bucket=args.legacy_bucket, opts=pulumi.InvokeOutputOptions(parent=self))
-
-        self.bucket_name = bucket.bucket
-        self.bucket_arn = bucket.arn
-        self.table_name = table.name
-        self.table_arn = table.arn
-        self.legacy_bucket_name = legacy.bucket
-        self.legacy_bucket_arn = legacy.arn
-        self.legacy_prefix = args.legacy_prefix
-        self.register_outputs({
-            "bucket_name": self.bucket_name,
-            "bucket_arn": self.bucket_arn,
-            "table_name": self.table_name,
-            "table_arn": self.table_arn,
-            "legacy_bucket_arn": self.legacy_bucket_arn,
-        })
+        return bucket
 
     def _access_logs(self, name: str, bucket: aws.s3.Bucket, args: DataPlaneArgs) -> None:
         """Server access logging of the data bucket into a private log bucket that expires its logs:
