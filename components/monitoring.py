@@ -125,9 +125,32 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         _validate(args)
         super().__init__("commodity-forecasts:monitoring:Monitoring", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
+        topic = self._topic(name, args, account)
+        self.alarms = {}
+        alarm_names: list[pulumi.Output[str]] = []
+        for monitored in args.functions:
+            self.alarms[monitored.name] = self._function_alarms(name, args, monitored, topic)
+            alarm_names += [alarm.name for alarm in self.alarms[monitored.name].values()]
+            self._cold_start_filter(name, monitored)
+
+        alarm_arns = [alarm.arn for alarms in self.alarms.values() for alarm in alarms.values()]
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=args.name_prefix,
+            dashboard_body=pulumi.Output.json_dumps(dashboard_body(args, alarm_arns)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        self.topic_arn = topic.arn
+        self.dashboard_name = dashboard.dashboard_name
+        self.alarm_names = alarm_names
+        self.register_outputs({"topic_arn": self.topic_arn, "dashboard_name": self.dashboard_name, "alarm_names": alarm_names})
+
+    def _topic(self, name: str, args: MonitoringArgs, account) -> aws.sns.Topic:
+        """The alarm topic, encrypted with its own KMS key (which CloudWatch may use), and its emails."""
+        child = pulumi.ResourceOptions(parent=self)
         key = aws.kms.Key(
             f"{name}-key",
             description=f"{args.name_prefix} alarm topic",
@@ -139,58 +162,47 @@ class Monitoring(pulumi.ComponentResource):
         topic = aws.sns.Topic(f"{name}-topic", kms_master_key_id=key.arn, opts=child)
         for index, email in enumerate(args.emails):
             aws.sns.TopicSubscription(f"{name}-email-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=child)
+        return topic
 
-        self.alarms = {}
-        alarm_names: list[pulumi.Output[str]] = []
-        for monitored in args.functions:
-            self.alarms[monitored.name] = {}
-            for alarm in _alarms_for(monitored, args):
-                resource = aws.cloudwatch.MetricAlarm(
-                    f"{name}-{monitored.name}-{alarm.key}",
-                    name=f"{monitored.function.physical_name}-{alarm.key}",
-                    alarm_description=f"{alarm.description} Runbook: {args.runbook_url}",
-                    namespace=alarm.namespace,
-                    metric_name=alarm.metric,
-                    dimensions=dict(alarm.dimensions),
-                    **({"extended_statistic": alarm.statistic} if alarm.statistic.startswith("p") else {"statistic": alarm.statistic}),
-                    threshold=alarm.threshold,
-                    comparison_operator=alarm.comparison,
-                    period=alarm.period,
-                    evaluation_periods=alarm.evaluation_periods,
-                    datapoints_to_alarm=alarm.evaluation_periods,
-                    treat_missing_data=alarm.treat_missing_data,
-                    alarm_actions=[topic.arn],
-                    ok_actions=[topic.arn],
-                    opts=child,
-                )
-                self.alarms[monitored.name][alarm.key] = resource
-                alarm_names.append(resource.name)
-            pattern, value = init_duration_filter(monitored.function.log_format)
-            aws.cloudwatch.LogMetricFilter(
-                f"{name}-{monitored.name}-init-duration",
-                log_group_name=monitored.function.log_group_name,
-                pattern=pattern,
-                metric_transformation={
-                    "name": monitored.function.physical_name,
-                    "namespace": COLD_START_NAMESPACE,
-                    "value": value,
-                    "unit": "Milliseconds",
-                },
-                opts=child,
+    def _function_alarms(self, name: str, args: MonitoringArgs, monitored, topic) -> dict[str, aws.cloudwatch.MetricAlarm]:
+        """One alarm per check of `_alarms_for`, each alarming and recovering to the topic."""
+        alarms = {}
+        for alarm in _alarms_for(monitored, args):
+            alarms[alarm.key] = aws.cloudwatch.MetricAlarm(
+                f"{name}-{monitored.name}-{alarm.key}",
+                name=f"{monitored.function.physical_name}-{alarm.key}",
+                alarm_description=f"{alarm.description} Runbook: {args.runbook_url}",
+                namespace=alarm.namespace,
+                metric_name=alarm.metric,
+                dimensions=dict(alarm.dimensions),
+                **({"extended_statistic": alarm.statistic} if alarm.statistic.startswith("p") else {"statistic": alarm.statistic}),
+                threshold=alarm.threshold,
+                comparison_operator=alarm.comparison,
+                period=alarm.period,
+                evaluation_periods=alarm.evaluation_periods,
+                datapoints_to_alarm=alarm.evaluation_periods,
+                treat_missing_data=alarm.treat_missing_data,
+                alarm_actions=[topic.arn],
+                ok_actions=[topic.arn],
+                opts=pulumi.ResourceOptions(parent=self),
             )
+        return alarms
 
-        alarm_arns = [alarm.arn for alarms in self.alarms.values() for alarm in alarms.values()]
-        dashboard = aws.cloudwatch.Dashboard(
-            f"{name}-dashboard",
-            dashboard_name=args.name_prefix,
-            dashboard_body=pulumi.Output.json_dumps(dashboard_body(args, alarm_arns)),
-            opts=child,
+    def _cold_start_filter(self, name: str, monitored) -> None:
+        """Init duration from the function's REPORT records, as a metric the cold-start alarm reads."""
+        pattern, value = init_duration_filter(monitored.function.log_format)
+        aws.cloudwatch.LogMetricFilter(
+            f"{name}-{monitored.name}-init-duration",
+            log_group_name=monitored.function.log_group_name,
+            pattern=pattern,
+            metric_transformation={
+                "name": monitored.function.physical_name,
+                "namespace": COLD_START_NAMESPACE,
+                "value": value,
+                "unit": "Milliseconds",
+            },
+            opts=pulumi.ResourceOptions(parent=self),
         )
-
-        self.topic_arn = topic.arn
-        self.dashboard_name = dashboard.dashboard_name
-        self.alarm_names = alarm_names
-        self.register_outputs({"topic_arn": self.topic_arn, "dashboard_name": self.dashboard_name, "alarm_names": alarm_names})
 
 
 def _alarms_for(monitored: MonitoredFunction, args: MonitoringArgs) -> list[_Alarm]:
