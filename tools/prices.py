@@ -26,16 +26,12 @@ from datetime import date
 from pathlib import Path
 from typing import Iterable, TextIO
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
 from common import storage
 from common.contract import COMMODITIES, PRICES_PREFIX
 from common.errors import InvalidPrices
 from common.schema import CSV_HEADER, PriceRow, parse_csv, to_csv
 from common.trading_calendar import trading_days
-from components.settings import SettingsError, settings_from_config, stack_config
-
-ROOT = Path(__file__).resolve().parent.parent
+from tools.cli import exit_code, stack_settings
 MAX_REPORTED = 20
 PROGRESS_EVERY = 100_000
 """Rows between progress lines while a large file is read."""
@@ -43,10 +39,6 @@ PROGRESS_EVERY = 100_000
 
 class InvalidFile(Exception):
     """The file (or its merge with stored prices) is refused: exit 1."""
-
-
-class CannotDecide(Exception):
-    """The stack, the credentials or the bucket could not be read: exit 2."""
 
 
 @dataclass(frozen=True)
@@ -159,42 +151,20 @@ def main(argv: list[str] | None = None) -> int:
     loading.add_argument("--stack", required=True, help="stack whose data bucket receives the prices (Pulumi.<stack>.yaml)")
     loading.add_argument("--bucket", help="data bucket name (default: derived from the stack, the account and the region)")
     args = parser.parse_args(argv)
-    try:
+
+    def act() -> None:
         import boto3
 
-        settings = _settings(args.stack)
+        settings = stack_settings(args.stack)
         session = boto3.session.Session(region_name=settings.region)
         bucket = args.bucket or settings.data_bucket_name(session.client("sts").get_caller_identity()["Account"])
         with args.file.open(newline="", encoding="utf-8") as handle:
             rows = read_rows(handle, source=str(args.file), progress=sys.stderr)
         print(f"{args.file}: {len(rows):,} valid rows for {', '.join(sorted({r.commodity for r in rows})) or 'nothing'}")
         counts = load(session.client("s3"), bucket, PRICES_PREFIX, rows, out=sys.stdout)
-    except (InvalidFile, InvalidPrices, UnicodeDecodeError) as error:
-        print(f"prices: refused: {error}", file=sys.stderr)
-        return 1
-    except FileNotFoundError as error:
-        print(f"prices: could not decide: {error.filename} does not exist", file=sys.stderr)
-        return 2
-    except CannotDecide as error:
-        print(f"prices: could not decide: {error}", file=sys.stderr)
-        return 2
-    except NoCredentialsError:
-        print("prices: could not decide: no AWS credentials (set AWS_PROFILE or the AWS_* variables)", file=sys.stderr)
-        return 2
-    except (ClientError, BotoCoreError) as error:
-        print(f"prices: could not decide: {error}", file=sys.stderr)
-        return 2
-    print(f"prices: {counts['written']} file(s) written, {counts['unchanged']} unchanged, in s3://{bucket}/{PRICES_PREFIX}")
-    return 0
+        print(f"prices: {counts['written']} file(s) written, {counts['unchanged']} unchanged, in s3://{bucket}/{PRICES_PREFIX}")
 
-
-def _settings(stack: str):
-    try:
-        return settings_from_config(stack_config(ROOT, stack), stack=stack)
-    except FileNotFoundError:
-        raise CannotDecide(f"unknown stack {stack!r}: {ROOT / f'Pulumi.{stack}.yaml'} does not exist") from None
-    except SettingsError as error:
-        raise CannotDecide(f"stack {stack!r}: {error}") from None
+    return exit_code("prices", act, refused=(InvalidFile, InvalidPrices, UnicodeDecodeError))
 
 
 if __name__ == "__main__":

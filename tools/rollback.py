@@ -23,20 +23,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
 from components.function import ALIAS
-from components.settings import SettingsError, settings_from_config, stack_config
-
-ROOT = Path(__file__).resolve().parent.parent
+from tools.cli import ROOT, CannotDecide, exit_code, stack_settings
 
 
 class RollbackRefused(Exception):
     """Nothing safe to roll back to: no earlier version, or it failed its dry run (exit 1)."""
-
-
-class CannotDecide(Exception):
-    """The stack, the function or AWS could not be read (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +40,7 @@ class Target:
 
 
 def target(stack: str, function: str, root: Path = ROOT) -> Target:
-    try:
-        settings = settings_from_config(stack_config(root, stack), stack=stack)
-    except FileNotFoundError:
-        raise CannotDecide(f"unknown stack {stack!r}: {root / f'Pulumi.{stack}.yaml'} does not exist") from None
-    except SettingsError as error:
-        raise CannotDecide(f"stack {stack!r}: {error}") from None
+    settings = stack_settings(stack, root)
     names = [f.name for f in settings.functions]
     if function not in names:
         raise CannotDecide(f"stack {stack!r} has no function {function!r} (it has: {', '.join(names)})")
@@ -114,24 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("function", help="function name as in the stack file, e.g. corn or trainer")
     parser.add_argument("--to", type=int, help="version to go back to (default: the newest published version older than live's)")
     args = parser.parse_args(argv)
-    try:
+
+    def act() -> None:
         import boto3
 
         goal = target(args.stack, args.function)
         rollback(boto3.client("lambda", region_name=goal.region), goal, to=args.to)
-    except RollbackRefused as error:
-        print(f"rollback refused: {error}", file=sys.stderr)
-        return 1
-    except CannotDecide as error:
-        print(f"rollback could not decide: {error}", file=sys.stderr)
-        return 2
-    except NoCredentialsError:
-        print("rollback could not decide: no AWS credentials (set AWS_PROFILE or the AWS_* variables)", file=sys.stderr)
-        return 2
-    except (ClientError, BotoCoreError) as error:
-        print(f"rollback could not decide: {error}", file=sys.stderr)
-        return 2
-    return 0
+
+    return exit_code("rollback", act, refused=(RollbackRefused,))
 
 
 if __name__ == "__main__":
