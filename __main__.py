@@ -153,11 +153,11 @@ pulumi.export("repositories", {name: repository.url for name, repository in repo
 pulumi.export("images", {f"{name}-{arch}": image.image_uri for (name, arch), image in images.items()})
 pulumi.export("functions", {
     name: {
-        "function_name": function.function_name,
-        "alias_arn": function.alias_arn,
-        "dlq_url": function.dlq_url,
+        "function_name": function.function.name,
+        "alias_arn": function.alias.arn,
+        "dlq_url": function.dlq.url,
         **({"schedule": effective_schedules[name], "schedule_dlq_url": schedules[name].dlq_url} if name in schedules else {}),
-        **({"url": function.url} if function.url is not None else {}),
+        **({"url": function.url.function_url} if function.url is not None else {}),
     }
     for name, function in functions.items()
 })

@@ -83,25 +83,18 @@ class ContainerFunction(pulumi.ComponentResource):
     into a log group with retention that exists before the function, an encrypted DLQ.
     """
 
-    function_name: pulumi.Output[str]
-    function_arn: pulumi.Output[str]
-    alias_arn: pulumi.Output[str]
-    """`…:function:<name>:live`: what schedules and destinations target."""
-    role_arn: pulumi.Output[str]
-    log_group_name: pulumi.Output[str]
-    dlq_arn: pulumi.Output[str]
+    function: aws.lambda_.Function
+    alias: aws.lambda_.Alias
+    """`live`: what schedules, destinations, provisioned concurrency and the URL target."""
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    dlq: aws.sqs.Queue
     """On-failure destination of asynchronous invocations (what Scheduler's runs are)."""
-    dlq_url: pulumi.Output[str]
-    dlq_name: pulumi.Output[str]
-    url: pulumi.Output[str] | None
-    """Function URL of the alias, when enabled."""
-    physical_name: str
-    """The function's name, known before deployment (alarm and dashboard names use it)."""
-    log_format: str
-    timeout_seconds: int
-    architecture: str
-    provisioned_concurrency: int
-    provisioned_concurrency_mode: str
+    gate: aws.lambda_.Invocation | None
+    """The pre-traffic invocation of the newest version, when enabled."""
+    url: aws.lambda_.FunctionUrl | None
+    args: ContainerFunctionArgs
+    """The plain inputs (name, timeout, log format, concurrency…), for others to read; never copied."""
 
     def __init__(self, name: str, args: ContainerFunctionArgs, opts: pulumi.ResourceOptions | None = None):
         windows = _validate(args)
@@ -115,32 +108,21 @@ class ContainerFunction(pulumi.ComponentResource):
         function = self._function(name, args, role, log_group, policy)
         alias = self._live_alias(name, args, function)
         self._invocation_settings(name, args, function, alias, dlq, windows)
-        self.url = None
+        url = None
         if args.function_url:
-            self.url = aws.lambda_.FunctionUrl(
+            url = aws.lambda_.FunctionUrl(
                 f"{name}-url", function_name=function.name, qualifier=alias.name, authorization_type="AWS_IAM",
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[alias]),
-            ).function_url
-
-        self.function_name = function.name
-        self.function_arn = function.arn
-        self.alias_arn = alias.arn
-        self.role_arn = role.arn
-        self.log_group_name = log_group.name
-        self.dlq_arn = dlq.arn
-        self.dlq_url = dlq.url
-        self.dlq_name = dlq.name
-        self.physical_name = args.function_name
-        self.log_format = args.log_format
-        self.timeout_seconds = args.timeout_seconds
-        self.architecture = args.image.architecture
-        self.provisioned_concurrency = args.provisioned_concurrency
-        self.provisioned_concurrency_mode = args.provisioned_concurrency_mode
+            )
+        self.function, self.alias, self.role, self.log_group, self.dlq, self.url = function, alias, role, log_group, dlq, url
+        self.args = args
         self.register_outputs({
-            "function_name": self.function_name,
-            "alias_arn": self.alias_arn,
-            "dlq_url": self.dlq_url,
-            "url": self.url,
+            "function_name": function.name,
+            "alias_arn": alias.arn,
+            "role_arn": role.arn,
+            "log_group_name": log_group.name,
+            "dlq_url": dlq.url,
+            "url": url.function_url if url else None,
         })
 
     def _role(self, name: str, args: ContainerFunctionArgs, log_group, dlq) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
@@ -217,15 +199,15 @@ class ContainerFunction(pulumi.ComponentResource):
         invocation when it changes (a new version), and a function error fails the update
         ("invoking Lambda Function (<name>): <error payload>"; terraform-provider-aws
         internal/service/lambda/invocation.go), so the alias, which depends on it, is not touched."""
-        gate = []
+        self.gate = None
         if args.pre_traffic_event is not None:
-            gate.append(aws.lambda_.Invocation(
+            self.gate = aws.lambda_.Invocation(
                 f"{name}-pre-traffic",
                 function_name=function.name,
                 qualifier=function.version,
                 input=json.dumps(dict(args.pre_traffic_event), sort_keys=True),
                 opts=pulumi.ResourceOptions(parent=self),
-            ))
+            )
         if args.pinned_version is not None:
             pulumi.log.warn(
                 f"{args.function_name}: live is pinned to version {args.pinned_version} (live_version); new versions "
@@ -238,7 +220,7 @@ class ContainerFunction(pulumi.ComponentResource):
             function_name=function.name,
             function_version=str(args.pinned_version) if args.pinned_version is not None else function.version,
             description="Published version the schedules and destinations invoke",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=gate),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.gate] if self.gate else []),
         )
 
     def _schedule_aligned_concurrency(self, name, args, function, alias, windows) -> None:

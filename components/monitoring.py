@@ -170,7 +170,7 @@ class Monitoring(pulumi.ComponentResource):
         for alarm in _alarms_for(monitored, args):
             alarms[alarm.key] = aws.cloudwatch.MetricAlarm(
                 f"{name}-{monitored.name}-{alarm.key}",
-                name=f"{monitored.function.physical_name}-{alarm.key}",
+                name=f"{monitored.function.args.function_name}-{alarm.key}",
                 alarm_description=f"{alarm.description} Runbook: {args.runbook_url}",
                 namespace=alarm.namespace,
                 metric_name=alarm.metric,
@@ -190,13 +190,13 @@ class Monitoring(pulumi.ComponentResource):
 
     def _cold_start_filter(self, name: str, monitored) -> None:
         """Init duration from the function's REPORT records, as a metric the cold-start alarm reads."""
-        pattern, value = init_duration_filter(monitored.function.log_format)
+        pattern, value = init_duration_filter(monitored.function.args.log_format)
         aws.cloudwatch.LogMetricFilter(
             f"{name}-{monitored.name}-init-duration",
-            log_group_name=monitored.function.log_group_name,
+            log_group_name=monitored.function.log_group.name,
             pattern=pattern,
             metric_transformation={
-                "name": monitored.function.physical_name,
+                "name": monitored.function.args.function_name,
                 "namespace": COLD_START_NAMESPACE,
                 "value": value,
                 "unit": "Milliseconds",
@@ -208,19 +208,19 @@ class Monitoring(pulumi.ComponentResource):
 def _alarms_for(monitored: MonitoredFunction, args: MonitoringArgs) -> list[_Alarm]:
     thresholds = args.thresholds
     function = monitored.function
-    lambda_dims = {"FunctionName": function.physical_name}
+    lambda_dims = {"FunctionName": function.args.function_name}
     alarms = [
         _Alarm("errors", "The function raised: a run failed and will be retried, then dead-lettered.",
                "AWS/Lambda", "Errors", lambda_dims, "Sum", thresholds.errors, "GreaterThanOrEqualToThreshold"),
         _Alarm("throttles", "Invocations were throttled: reserved or account concurrency is exhausted.",
                "AWS/Lambda", "Throttles", lambda_dims, "Sum", thresholds.throttles, "GreaterThanOrEqualToThreshold"),
-        _Alarm("duration", f"p99 duration is above {thresholds.duration_timeout_percent}% of the {function.timeout_seconds} s timeout.",
-               "AWS/Lambda", "Duration", lambda_dims, "p99", function.timeout_seconds * 10 * thresholds.duration_timeout_percent,
+        _Alarm("duration", f"p99 duration is above {thresholds.duration_timeout_percent}% of the {function.args.timeout_seconds} s timeout.",
+               "AWS/Lambda", "Duration", lambda_dims, "p99", function.args.timeout_seconds * 10 * thresholds.duration_timeout_percent,
                "GreaterThanThreshold"),
         _Alarm("cold-start", f"A cold start's init duration exceeded {thresholds.cold_start_ms} ms.",
-               COLD_START_NAMESPACE, function.physical_name, {}, "Maximum", thresholds.cold_start_ms, "GreaterThanThreshold"),
+               COLD_START_NAMESPACE, function.args.function_name, {}, "Maximum", thresholds.cold_start_ms, "GreaterThanThreshold"),
         _Alarm("dlq", "A failed asynchronous invocation is waiting in the function's dead-letter queue.",
-               "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": function.dlq_name}, "Maximum", 0, "GreaterThanThreshold"),
+               "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": function.dlq.name}, "Maximum", 0, "GreaterThanThreshold"),
     ]
     if monitored.schedule is not None:
         alarms.append(_Alarm(
@@ -228,11 +228,11 @@ def _alarms_for(monitored: MonitoredFunction, args: MonitoringArgs) -> list[_Ala
             "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": monitored.schedule.dlq_name}, "Maximum", 0,
             "GreaterThanThreshold",
         ))
-    if function.provisioned_concurrency > 0:
+    if function.args.provisioned_concurrency > 0:
         alarms.append(_Alarm(
             "spillover", "Invocations ran beyond provisioned concurrency (cold) while it was expected to be warm.",
             "AWS/Lambda", "ProvisionedConcurrencySpilloverInvocations",
-            {"FunctionName": function.physical_name, "Resource": f"{function.physical_name}:{ALIAS}"}, "Sum", 0,
+            {"FunctionName": function.args.function_name, "Resource": f"{function.args.function_name}:{ALIAS}"}, "Sum", 0,
             "GreaterThanThreshold",
         ))
     if monitored.business_dimensions:
@@ -274,10 +274,10 @@ def dashboard_body(args: MonitoringArgs, alarm_arns: Sequence[pulumi.Input[str]]
     y = 3
     for monitored in args.functions:
         function = monitored.function
-        name = function.physical_name
+        name = function.args.function_name
         qualified = f"{name}:{ALIAS}"
         region = args.region
-        dlqs = [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", function.dlq_name, {"label": "function DLQ"}]]
+        dlqs = [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", function.dlq.name, {"label": "function DLQ"}]]
         if monitored.schedule is not None:
             dlqs.append(["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", monitored.schedule.dlq_name, {"label": "schedule DLQ"}])
         row = [
@@ -289,7 +289,7 @@ def dashboard_body(args: MonitoringArgs, alarm_arns: Sequence[pulumi.Input[str]]
             _metric_widget(f"{monitored.name}: duration (ms)", region, "p50", [
                 ["AWS/Lambda", "Duration", "FunctionName", name, {"stat": "p50", "label": "p50"}],
                 ["AWS/Lambda", "Duration", "FunctionName", name, {"stat": "p99", "label": "p99"}],
-            ], annotations={"horizontal": [{"label": "timeout", "value": function.timeout_seconds * 1000}]}),
+            ], annotations={"horizontal": [{"label": "timeout", "value": function.args.timeout_seconds * 1000}]}),
             _metric_widget(f"{monitored.name}: concurrency", region, "Maximum", [
                 ["AWS/Lambda", "ConcurrentExecutions", "FunctionName", name],
                 ["AWS/Lambda", "ProvisionedConcurrencyUtilization", "FunctionName", name, "Resource", qualified],

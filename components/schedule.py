@@ -121,7 +121,7 @@ class Schedule(pulumi.ComponentResource):
             f"{name}-policy",
             role=role.id,
             policy=policy_document([
-                PolicyStatement("InvokeLiveAlias", ("lambda:InvokeFunction",), (args.function.alias_arn,)),
+                PolicyStatement("InvokeLiveAlias", ("lambda:InvokeFunction",), (args.function.alias.arn,)),
                 PolicyStatement("DeadLetter", ("sqs:SendMessage",), (dlq.arn,)),
             ]),
             opts=child,
@@ -134,7 +134,7 @@ class Schedule(pulumi.ComponentResource):
             flexible_time_window={"mode": "OFF"},
             state="ENABLED",
             target={
-                "arn": args.function.alias_arn,
+                "arn": args.function.alias.arn,
                 "role_arn": role.arn,
                 "input": json.dumps(dict(args.payload), sort_keys=True),
                 "retry_policy": {

@@ -233,7 +233,7 @@ def test_outputs_name_alias_and_dlq():
         repo = EcrRepository("predictor", EcrRepositoryArgs(repository_name="commodity-forecasts/dev/predictor"))
         image = LambdaImage("predictor-arm64", LambdaImageArgs(image="predictor", architecture="arm64", repository=repo, context_dir="images"))
         function = ContainerFunction("corn", ContainerFunctionArgs(function_name="commodity-forecasts-dev-corn", image=image, description="corn"))
-        pulumi.Output.all(function.function_name, function.alias_arn, function.dlq_url).apply(lambda v: captured.update(values=v))
+        pulumi.Output.all(function.function.name, function.alias.arn, function.dlq.url).apply(lambda v: captured.update(values=v))
 
     run_program(program)
     name, alias, dlq = captured["values"]

@@ -29,5 +29,5 @@ function = ContainerFunction(
     ),
 )
 
-pulumi.export("url", function.url)
-pulumi.export("alias_arn", function.alias_arn)
+pulumi.export("url", function.url.function_url)
+pulumi.export("alias_arn", function.alias.arn)
