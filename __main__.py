@@ -93,7 +93,7 @@ for spec in settings.functions:
             log_retention_days=settings.log_retention_days,
             environment={
                 **settings.workload_environment(
-                    data_bucket=data.bucket_name, predictions_table=data.table_name, legacy_bucket=data.legacy_bucket_name,
+                    data_bucket=data.bucket.bucket, predictions_table=data.table.name, legacy_bucket=data.legacy.bucket,
                 ).variables(service=physical_name),
                 **spec.environment,
             },
@@ -147,8 +147,8 @@ monitoring = Monitoring(
     ),
 )
 
-pulumi.export("data_bucket", data.bucket_name)
-pulumi.export("predictions_table", data.table_name)
+pulumi.export("data_bucket", data.bucket.bucket)
+pulumi.export("predictions_table", data.table.name)
 pulumi.export("repositories", {name: repository.url for name, repository in repositories.items()})
 pulumi.export("images", {f"{name}-{arch}": image.image_uri for (name, arch), image in images.items()})
 pulumi.export("functions", {

@@ -35,13 +35,11 @@ class DataPlane(pulumi.ComponentResource):
     (commodity, effective_date) with point-in-time recovery; and IAM statements granting each
     workload exactly the prefixes and actions it uses."""
 
-    bucket_name: pulumi.Output[str]
-    bucket_arn: pulumi.Output[str]
-    table_name: pulumi.Output[str]
-    table_arn: pulumi.Output[str]
-    legacy_bucket_name: pulumi.Output[str]
-    legacy_bucket_arn: pulumi.Output[str]
-    legacy_prefix: str
+    bucket: aws.s3.Bucket
+    table: aws.dynamodb.Table
+    legacy: pulumi.Output
+    """The mobile app's bucket, looked up (`aws.s3.get_bucket`): never managed here."""
+    args: DataPlaneArgs
 
     def __init__(self, name: str, args: DataPlaneArgs, opts: pulumi.ResourceOptions | None = None):
         _validate(args)
@@ -64,19 +62,13 @@ class DataPlane(pulumi.ComponentResource):
         )
         legacy = aws.s3.get_bucket_output(bucket=args.legacy_bucket, opts=pulumi.InvokeOutputOptions(parent=self))
 
-        self.bucket_name = bucket.bucket
-        self.bucket_arn = bucket.arn
-        self.table_name = table.name
-        self.table_arn = table.arn
-        self.legacy_bucket_name = legacy.bucket
-        self.legacy_bucket_arn = legacy.arn
-        self.legacy_prefix = args.legacy_prefix
+        self.bucket, self.table, self.legacy, self.args = bucket, table, legacy, args
         self.register_outputs({
-            "bucket_name": self.bucket_name,
-            "bucket_arn": self.bucket_arn,
-            "table_name": self.table_name,
-            "table_arn": self.table_arn,
-            "legacy_bucket_arn": self.legacy_bucket_arn,
+            "bucket_name": bucket.bucket,
+            "bucket_arn": bucket.arn,
+            "table_name": table.name,
+            "table_arn": table.arn,
+            "legacy_bucket_arn": legacy.arn,
         })
 
     def _data_bucket(self, name: str, args: DataPlaneArgs) -> aws.s3.Bucket:
@@ -173,30 +165,30 @@ class DataPlane(pulumi.ComponentResource):
         tell "no model yet" from "access denied"."""
         read_prefixes, write_prefixes = access.read_prefixes, access.write_prefixes
         table_actions, legacy_write = access.table_actions, access.legacy_write
-        statements = [PolicyStatement("ListDataBucket", ("s3:ListBucket",), (self.bucket_arn,))]
+        statements = [PolicyStatement("ListDataBucket", ("s3:ListBucket",), (self.bucket.arn,))]
         if read_prefixes:
             statements.append(PolicyStatement(
-                "ReadData", ("s3:GetObject",), tuple(pulumi.Output.concat(self.bucket_arn, f"/{p}*") for p in read_prefixes)
+                "ReadData", ("s3:GetObject",), tuple(pulumi.Output.concat(self.bucket.arn, f"/{p}*") for p in read_prefixes)
             ))
         if write_prefixes:
             statements.append(PolicyStatement(
-                "WriteData", ("s3:PutObject",), tuple(pulumi.Output.concat(self.bucket_arn, f"/{p}*") for p in write_prefixes)
+                "WriteData", ("s3:PutObject",), tuple(pulumi.Output.concat(self.bucket.arn, f"/{p}*") for p in write_prefixes)
             ))
         if table_actions:
-            statements.append(PolicyStatement("PredictionsTable", table_actions, (self.table_arn,)))
+            statements.append(PolicyStatement("PredictionsTable", table_actions, (self.table.arn,)))
         if legacy_write:
             statements.append(PolicyStatement(
-                "WriteLegacyPrefix", ("s3:PutObject",), (pulumi.Output.concat(self.legacy_bucket_arn, f"/{self.legacy_prefix}*"),)
+                "WriteLegacyPrefix", ("s3:PutObject",), (pulumi.Output.concat(self.legacy.arn, f"/{self.args.legacy_prefix}*"),)
             ))
         # A dry run proves each write by writing and deleting a marker: deletes only under the markers' prefix.
-        markers = tuple(pulumi.Output.concat(self.bucket_arn, f"/{p}{DRY_RUN_MARKERS}*") for p in write_prefixes)
+        markers = tuple(pulumi.Output.concat(self.bucket.arn, f"/{p}{DRY_RUN_MARKERS}*") for p in write_prefixes)
         if legacy_write:
-            markers += (pulumi.Output.concat(self.legacy_bucket_arn, f"/{self.legacy_prefix}{DRY_RUN_MARKERS}*"),)
+            markers += (pulumi.Output.concat(self.legacy.arn, f"/{self.args.legacy_prefix}{DRY_RUN_MARKERS}*"),)
         if markers:
             statements.append(PolicyStatement("DeleteDryRunMarkers", ("s3:DeleteObject",), markers))
         if "dynamodb:PutItem" in table_actions:
             statements.append(PolicyStatement(
-                "DeleteDryRunItem", ("dynamodb:DeleteItem",), (self.table_arn,),
+                "DeleteDryRunItem", ("dynamodb:DeleteItem",), (self.table.arn,),
                 condition={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [DRY_RUN_ITEM]}},
             ))
         return tuple(statements)
