@@ -122,3 +122,29 @@ def test_what_it_cannot_decide_exits_2(emulator, tmp_path):
     assert missing_bucket.returncode == 2 and "NoSuchBucket" in missing_bucket.stderr
     no_file = run(emulator, str(tmp_path / "none.csv"))
     assert no_file.returncode == 2 and "none.csv does not exist" in no_file.stderr
+
+
+class RacingClient:
+    """An S3 client through which another writer changes each year file right after this load read it."""
+
+    def __init__(self, s3):
+        self.s3 = s3
+
+    def get_object(self, **kwargs):
+        answer = self.s3.get_object(**kwargs)
+        self.s3.put_object(Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=b"date,commodity,close\n2019-01-02,corn,9.9999\n")
+        return answer
+
+    def __getattr__(self, name):
+        return getattr(self.s3, name)
+
+
+def test_two_loads_racing_never_lose_rows(bucket):
+    import io
+
+    rows = generate("corn", date(2019, 3, 29))
+    s3 = bucket.client("s3")
+    s3.put_object(Bucket=BUCKET, Key="prices/corn/2019.csv", Body=to_csv(rows[:20]).encode())
+    with pytest.raises(prices.CannotDecide, match="changed while this load ran .* run the same load again"):
+        prices.load(RacingClient(s3), BUCKET, "prices/", rows, out=io.StringIO())
+    assert objects(bucket)["prices/corn/2019.csv"] == b"date,commodity,close\n2019-01-02,corn,9.9999\n", "the other writer's file stands"

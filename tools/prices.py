@@ -9,6 +9,9 @@ a finite positive close, no date twice — and every problem is reported with it
 20), so a bad file writes nothing. Rows are merged into `prices/<commodity>/<YYYY>.csv`: rows already
 stored are kept, a date stored with another close is refused (correct it in the bucket deliberately),
 and a year file is written only when its contents change, so loading the same file twice is a no-op.
+Each write is conditional on the file being what was read (S3 `If-Match`, or `If-None-Match: *` for a
+new file): two loads racing on one year never lose each other's rows; the later one stops and says to
+run it again.
 
 Exit codes: 0 loaded (or nothing to change), 1 the file is invalid or conflicts with stored prices,
 2 could not decide (unknown stack, no credentials, missing bucket, any AWS error).
@@ -26,12 +29,14 @@ from datetime import date
 from pathlib import Path
 from typing import Iterable, TextIO
 
+from botocore.exceptions import ClientError
+
 from common import storage
 from common.contract import COMMODITIES, PRICES_PREFIX
 from common.errors import InvalidPrices
 from common.schema import CSV_HEADER, PriceRow, parse_csv, to_csv
 from common.trading_calendar import trading_days
-from tools.cli import exit_code, stack_settings
+from tools.cli import CannotDecide, exit_code, stack_settings
 MAX_REPORTED = 20
 PROGRESS_EVERY = 100_000
 """Rows between progress lines while a large file is read."""
@@ -120,7 +125,7 @@ def load(s3, bucket: str, prefix: str, rows: list[PriceRow], *, out: TextIO) -> 
     planned = []
     for (commodity, year), new in sorted(groups.items()):
         key = storage.price_key(prefix, commodity, year)
-        text = storage.get_text(s3, bucket, key)
+        text, etag = _read(s3, bucket, key)
         stored = {row.date: row for row in parse_csv(text, source=f"s3://{bucket}/{key}")} if text is not None else {}
         conflicts = [f"{day}: stored {stored[day].close}, file {row.close}" for day, row in new.items()
                      if day in stored and not math.isclose(stored[day].close, row.close, rel_tol=0, abs_tol=5e-5)]
@@ -130,17 +135,41 @@ def load(s3, bucket: str, prefix: str, rows: list[PriceRow], *, out: TextIO) -> 
                 "nothing was written (correct the stored file deliberately, or the input)"
             )
         body = to_csv(sorted({**stored, **new}.values(), key=lambda row: row.date))
-        planned.append((key, body, text))
+        planned.append((key, body, text, etag))
     counts = {"written": 0, "unchanged": 0}
-    for index, (key, body, before) in enumerate(planned, start=1):
+    for index, (key, body, before, etag) in enumerate(planned, start=1):
         if before == body:
             counts["unchanged"] += 1
             print(f"[{index}/{len(planned)}] s3://{bucket}/{key}: unchanged", file=out, flush=True)
             continue
-        s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="text/csv")
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="text/csv", **condition)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise
+            raise CannotDecide(
+                f"s3://{bucket}/{key} changed while this load ran (another load?); it was left as the other writer "
+                f"left it, {counts['written']} earlier file(s) were written: run the same load again"
+            ) from None
         counts["written"] += 1
         print(f"[{index}/{len(planned)}] s3://{bucket}/{key}: {body.count(chr(10)) - 1} rows", file=out, flush=True)
     return counts
+
+
+def _read(s3, bucket: str, key: str) -> tuple[str | None, str | None]:
+    """A year file's text and ETag, or (None, None) when it does not exist yet."""
+    try:
+        stored = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None, None
+        raise
+    raw = stored["Body"].read()
+    try:
+        return raw.decode("utf-8"), stored["ETag"]
+    except UnicodeDecodeError as error:
+        raise InvalidFile(f"s3://{bucket}/{key} is not UTF-8 text (byte {error.start}); correct it before loading more") from None
 
 
 def main(argv: list[str] | None = None) -> int:
