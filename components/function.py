@@ -16,7 +16,19 @@ from components import cron
 from components.iam import PolicyStatement, policy_document, service_trust_policy
 from components.image import LambdaImage
 from components.queues import dead_letter_queue
-from components.settings import LOG_RETENTION_DAYS, PROVISIONED_CONCURRENCY_MODES
+from components.limits import (
+    EPHEMERAL_STORAGE_MB,
+    FUNCTION_RANGES,
+    LOG_FORMATS,
+    LOG_RETENTION_DAYS,
+    MAX_EVENT_AGE_SECONDS,
+    MAX_RETRY_ATTEMPTS,
+    MEMORY_MB,
+    PROVISIONED_CONCURRENCY_LEAD_MINUTES,
+    PROVISIONED_CONCURRENCY_MODES,
+    RESERVED_CONCURRENCY,
+    TIMEOUT_SECONDS,
+)
 
 ALIAS = "live"
 """Schedules, destinations, provisioned concurrency and URLs all point here, never at `$LATEST`."""
@@ -33,13 +45,13 @@ class ContainerFunctionArgs:
     image: LambdaImage
     """The build to run; its digest URI and architecture are used together, so they cannot disagree."""
     description: str
-    memory_mb: int = 1024
-    timeout_seconds: int = 300
-    ephemeral_storage_mb: int = 512
+    memory_mb: int = MEMORY_MB.default
+    timeout_seconds: int = TIMEOUT_SECONDS.default
+    ephemeral_storage_mb: int = EPHEMERAL_STORAGE_MB.default
     reserved_concurrency: int | None = None
     provisioned_concurrency: int = 0
     provisioned_concurrency_mode: str = "fixed"
-    provisioned_concurrency_lead_minutes: int = 10
+    provisioned_concurrency_lead_minutes: int = PROVISIONED_CONCURRENCY_LEAD_MINUTES.default
     schedule_expression: str | None = None
     """The function's effective schedule; schedule-aligned concurrency is derived from it."""
     schedule_timezone: str = "UTC"
@@ -48,8 +60,8 @@ class ContainerFunctionArgs:
     """Names from resource outputs (bucket, table, …), never typed by hand."""
     statements: tuple[PolicyStatement, ...] = ()
     """What the function may touch beyond its own logs, traces and DLQ, by exact ARN."""
-    max_retry_attempts: int = 2
-    max_event_age_seconds: int = 3600
+    max_retry_attempts: int = MAX_RETRY_ATTEMPTS.default
+    max_event_age_seconds: int = MAX_EVENT_AGE_SECONDS.default
     function_url: bool = False
     """An `AWS_IAM`-authenticated Function URL on the alias for on-demand runs."""
     log_format: str = "JSON"
@@ -254,25 +266,20 @@ def _validate(args: ContainerFunctionArgs) -> list[tuple[str, str]]:
     """Refuse bad plain inputs before anything is registered; returns the scaling windows."""
     if not _FUNCTION_NAME.match(args.function_name):
         raise ValueError(f"function_name must be 1-64 letters, digits, hyphens or underscores, got {args.function_name!r}")
-    checks = (
-        ("memory_mb", args.memory_mb, 128, 10240),
-        ("timeout_seconds", args.timeout_seconds, 1, 900),
-        ("ephemeral_storage_mb", args.ephemeral_storage_mb, 512, 10240),
-        ("max_retry_attempts", args.max_retry_attempts, 0, 2),
-        ("max_event_age_seconds", args.max_event_age_seconds, 60, 21600),
-    )
-    for key, value, low, high in checks:
-        if not low <= value <= high:
-            raise ValueError(f"{args.function_name}: {key} must be between {low} and {high}, got {value}")
+    for limit in FUNCTION_RANGES:
+        limit.check(getattr(args, limit.name), where=args.function_name)
     if args.pinned_version is not None and args.pinned_version < 1:
         raise ValueError(f"{args.function_name}: pinned_version must be a published version (1 or more), got {args.pinned_version}")
-    if args.log_format not in ("JSON", "Text"):
+    if args.log_format not in LOG_FORMATS:
         raise ValueError(f"{args.function_name}: log_format must be JSON or Text, got {args.log_format!r}")
     if args.log_retention_days not in LOG_RETENTION_DAYS:
         raise ValueError(f"{args.function_name}: log_retention_days must be one of CloudWatch's values, got {args.log_retention_days}")
-    if args.reserved_concurrency is not None and args.reserved_concurrency < 1:
-        raise ValueError(f"{args.function_name}: reserved_concurrency must be at least 1 (or None), got {args.reserved_concurrency}")
-    ceiling = args.reserved_concurrency if args.reserved_concurrency is not None else 10000
+    if args.reserved_concurrency is not None and args.reserved_concurrency < RESERVED_CONCURRENCY.minimum:
+        raise ValueError(
+            f"{args.function_name}: reserved_concurrency must be at least {RESERVED_CONCURRENCY.minimum} (or None), "
+            f"got {args.reserved_concurrency}"
+        )
+    ceiling = args.reserved_concurrency if args.reserved_concurrency is not None else RESERVED_CONCURRENCY.maximum
     if not 0 <= args.provisioned_concurrency <= ceiling:
         raise ValueError(
             f"{args.function_name}: provisioned_concurrency must be between 0 and {ceiling}, got {args.provisioned_concurrency}"

@@ -23,15 +23,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from common.contract import ACCESS, COMMODITIES, FORECAST_HORIZON_DAYS, LEGACY_PREFIX, MAX_PRICE_AGE_DAYS, MIN_IMPROVEMENT, SIGNIFICANCE_LEVEL, Knob
 from common.environment import LEGACY_FILE_NAME, WorkloadEnvironment
 from components import cron
+from components.limits import (
+    ARCHITECTURES,
+    EPHEMERAL_STORAGE_MB,
+    LOG_FORMATS,
+    LOG_RETENTION_DAYS,
+    MAX_EVENT_AGE_SECONDS,
+    MAX_RETRY_ATTEMPTS,
+    MEMORY_MB,
+    PROVISIONED_CONCURRENCY,
+    PROVISIONED_CONCURRENCY_LEAD_MINUTES,
+    PROVISIONED_CONCURRENCY_MODES,
+    RESERVED_CONCURRENCY,
+    TIMEOUT_SECONDS,
+    Range,
+)
 
 PROJECT = "commodity-forecasts"
-ARCHITECTURES = ("arm64", "x86_64")
-"""Lambda's two instruction set architectures."""
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)
-"""The only retention periods CloudWatch Logs accepts."""
-PROVISIONED_CONCURRENCY_MODES = ("fixed", "schedule_aligned")
 _NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
 _ENV_VAR = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -75,23 +83,23 @@ class FunctionSettings:
     name: str
     image: str
     architecture: str
-    memory_mb: int = 1024
-    timeout_seconds: int = 300
-    ephemeral_storage_mb: int = 512
+    memory_mb: int = MEMORY_MB.default
+    timeout_seconds: int = TIMEOUT_SECONDS.default
+    ephemeral_storage_mb: int = EPHEMERAL_STORAGE_MB.default
     reserved_concurrency: int | None = None
     """None leaves the function on the account's unreserved pool."""
     provisioned_concurrency: int = 0
     provisioned_concurrency_mode: str = "fixed"
     """`fixed`: always on. `schedule_aligned`: raised only around each scheduled run."""
-    provisioned_concurrency_lead_minutes: int = 10
+    provisioned_concurrency_lead_minutes: int = PROVISIONED_CONCURRENCY_LEAD_MINUTES.default
     schedule: ScheduleSettings | None = None
     event: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     """The payload a scheduled run receives, e.g. {"commodity": "corn"}."""
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
-    max_retry_attempts: int = 2
-    """Lambda's own retries of a failed asynchronous invocation (0-2)."""
-    max_event_age_seconds: int = 3600
+    max_retry_attempts: int = MAX_RETRY_ATTEMPTS.default
+    """Lambda's own retries of a failed asynchronous invocation."""
+    max_event_age_seconds: int = MAX_EVENT_AGE_SECONDS.default
     function_url: bool = False
     """An IAM-authenticated Function URL on the `live` alias for on-demand runs."""
     log_format: str = "JSON"
@@ -415,16 +423,16 @@ def _functions(
 
 def _function(reader: "_Reader", name: str, image_names: list[str], default_arch: str) -> FunctionSettings:
     image = reader.string("image", choices=image_names)
-    reserved = reader.optional_integer("reserved_concurrency", minimum=1, maximum=10000)
+    reserved = reader.optional_integer(RESERVED_CONCURRENCY.name, minimum=RESERVED_CONCURRENCY.minimum, maximum=RESERVED_CONCURRENCY.maximum)
     if reserved is None:
-        provisioned = reader.integer("provisioned_concurrency", 0, minimum=0, maximum=10000)
+        provisioned = reader.ranged(PROVISIONED_CONCURRENCY)
     else:
         provisioned = reader.integer(
-            "provisioned_concurrency", 0, minimum=0, maximum=reserved,
+            PROVISIONED_CONCURRENCY.name, PROVISIONED_CONCURRENCY.default, minimum=PROVISIONED_CONCURRENCY.minimum, maximum=reserved,
             maximum_text=f"reserved_concurrency ({reserved})",
         )
     mode = reader.string("provisioned_concurrency_mode", "fixed", choices=PROVISIONED_CONCURRENCY_MODES)
-    lead = reader.integer("provisioned_concurrency_lead_minutes", 10, minimum=1, maximum=120)
+    lead = reader.ranged(PROVISIONED_CONCURRENCY_LEAD_MINUTES)
     schedule = _schedule(reader)
     if mode == "schedule_aligned" and provisioned > 0:
         _check_schedule_aligned(reader, schedule, lead)
@@ -432,9 +440,9 @@ def _function(reader: "_Reader", name: str, image_names: list[str], default_arch
         name=name,
         image=image,
         architecture=reader.string("architecture", default_arch, choices=ARCHITECTURES),
-        memory_mb=reader.integer("memory_mb", 1024, minimum=128, maximum=10240),
-        timeout_seconds=reader.integer("timeout_seconds", 300, minimum=1, maximum=900),
-        ephemeral_storage_mb=reader.integer("ephemeral_storage_mb", 512, minimum=512, maximum=10240),
+        memory_mb=reader.ranged(MEMORY_MB),
+        timeout_seconds=reader.ranged(TIMEOUT_SECONDS),
+        ephemeral_storage_mb=reader.ranged(EPHEMERAL_STORAGE_MB),
         reserved_concurrency=reserved,
         provisioned_concurrency=provisioned,
         provisioned_concurrency_mode=mode,
@@ -443,10 +451,10 @@ def _function(reader: "_Reader", name: str, image_names: list[str], default_arch
         event=MappingProxyType(reader.object("event")),
         environment=MappingProxyType(_environment(reader)),
         description=reader.string("description", f"{name}: runs the {image} image", max_length=256),
-        max_retry_attempts=reader.integer("max_retry_attempts", 2, minimum=0, maximum=2),
-        max_event_age_seconds=reader.integer("max_event_age_seconds", 3600, minimum=60, maximum=21600),
+        max_retry_attempts=reader.ranged(MAX_RETRY_ATTEMPTS),
+        max_event_age_seconds=reader.ranged(MAX_EVENT_AGE_SECONDS),
         function_url=reader.boolean("function_url", False),
-        log_format=reader.string("log_format", "JSON", choices=("JSON", "Text")),
+        log_format=reader.string("log_format", "JSON", choices=LOG_FORMATS),
         pre_traffic_check=reader.boolean("pre_traffic_check", True),
         live_version=reader.optional_integer("live_version", minimum=1, maximum=10**9),
     )
@@ -621,6 +629,10 @@ class _Reader:
                 raise SettingsError(f"{self.key(name)} must be at least {minimum}, got {value}")
             raise SettingsError(f"{self.key(name)} must be at most {maximum_text or maximum}, got {value}")
         return value
+
+    def ranged(self, limit: Range) -> int:
+        """A whole number within one of components/limits.py's ranges, defaulting to its default."""
+        return self.integer(limit.name, limit.default, minimum=limit.minimum, maximum=limit.maximum)
 
     def optional_integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
         if self._data.get(name) is None:
