@@ -174,24 +174,26 @@ class WorkloadSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything one stack is configured with."""
+    """Everything one stack is configured with. The defaults here (and in the nested settings, in
+    components/limits.py and in common/contract.py's knobs) are the only ones: `Pulumi.yaml` declares
+    just the two required keys, because the CLI treats a declared key without a default as required."""
 
     project: str
     stack: str
     environment: str
     region: str
-    protect: bool
-    """Production guard: protect stateful resources and never force-delete repositories."""
-    architecture: str
     images: tuple[ImageSettings, ...]
     functions: tuple[FunctionSettings, ...]
-    ecr: EcrSettings
-    log_retention_days: int
-    alarm_emails: tuple[str, ...]
-    stagger_minutes: int
     legacy_bucket: str
     """The mobile app's existing bucket; the stack may write only under `legacy_prefix`."""
-    legacy_prefix: str
+    protect: bool = True
+    """Production guard: protect stateful resources and never force-delete repositories."""
+    architecture: str = "arm64"
+    ecr: EcrSettings = EcrSettings()
+    log_retention_days: int = 30
+    alarm_emails: tuple[str, ...] = ()
+    stagger_minutes: int = 15
+    legacy_prefix: str = LEGACY_PREFIX
     alarms: AlarmSettings = AlarmSettings()
     runbook_url: str = "README.md#runbook"
     scan_gate: ScanGateSettings = ScanGateSettings()
@@ -278,31 +280,35 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
     environment = top.string(
         "environment", pattern=_NAME, pattern_text="lowercase letters, digits and hyphens", max_length=12
     )
-    protect = top.boolean("protect", True)
-    architecture = top.string("architecture", "arm64", choices=ARCHITECTURES)
-    log_retention_days = top.integer("log_retention_days", 30, allowed=LOG_RETENTION_DAYS)
-    alarm_emails = tuple(top.string_list("alarm_emails", [], pattern=_EMAIL, pattern_text="an email address"))
-    stagger_minutes = top.integer("stagger_minutes", 15, minimum=1, maximum=720)
+    protect = top.boolean("protect", Settings.protect)
+    architecture = top.string("architecture", Settings.architecture, choices=ARCHITECTURES)
+    log_retention_days = top.integer("log_retention_days", Settings.log_retention_days, allowed=LOG_RETENTION_DAYS)
+    alarm_emails = tuple(top.string_list("alarm_emails", list(Settings.alarm_emails), pattern=_EMAIL, pattern_text="an email address"))
+    stagger_minutes = top.integer("stagger_minutes", Settings.stagger_minutes, minimum=1, maximum=720)
     legacy_bucket = top.string("legacy_bucket", pattern=_BUCKET, pattern_text="an S3 bucket name")
     legacy_prefix = top.string(
-        "legacy_prefix", LEGACY_PREFIX, pattern=_PREFIX, pattern_text="a key prefix ending in '/'"
+        "legacy_prefix", Settings.legacy_prefix, pattern=_PREFIX, pattern_text="a key prefix ending in '/'"
     )
     workload = _workload(top)
     ecr = EcrSettings(
-        untagged_expire_days=top.integer("ecr_untagged_expire_days", 1, minimum=1, maximum=3650),
-        keep_release_images=top.integer("ecr_keep_release_images", 5, minimum=2, maximum=1000),
+        untagged_expire_days=top.integer("ecr_untagged_expire_days", EcrSettings.untagged_expire_days, minimum=1, maximum=3650),
+        keep_release_images=top.integer("ecr_keep_release_images", EcrSettings.keep_release_images, minimum=2, maximum=1000),
     )
     alarms = AlarmSettings(
-        errors=top.integer("alarm_errors_threshold", 1, minimum=1, maximum=1000),
-        throttles=top.integer("alarm_throttles_threshold", 1, minimum=1, maximum=1000),
-        duration_timeout_percent=top.integer("alarm_duration_timeout_percent", 80, minimum=10, maximum=100),
-        cold_start_ms=top.integer("alarm_cold_start_ms", 2000, minimum=100, maximum=10000),
-        model_age_days=top.integer("alarm_model_age_days", 10, minimum=1, maximum=365),
-        missed_run_slack_minutes=top.integer("alarm_missed_run_slack_minutes", 60, minimum=5, maximum=1440),
+        errors=top.integer("alarm_errors_threshold", AlarmSettings.errors, minimum=1, maximum=1000),
+        throttles=top.integer("alarm_throttles_threshold", AlarmSettings.throttles, minimum=1, maximum=1000),
+        duration_timeout_percent=top.integer(
+            "alarm_duration_timeout_percent", AlarmSettings.duration_timeout_percent, minimum=10, maximum=100
+        ),
+        cold_start_ms=top.integer("alarm_cold_start_ms", AlarmSettings.cold_start_ms, minimum=100, maximum=10000),
+        model_age_days=top.integer("alarm_model_age_days", AlarmSettings.model_age_days, minimum=1, maximum=365),
+        missed_run_slack_minutes=top.integer(
+            "alarm_missed_run_slack_minutes", AlarmSettings.missed_run_slack_minutes, minimum=5, maximum=1440
+        ),
     )
-    runbook_url = top.string("runbook_url", "README.md#runbook", max_length=1024)
+    runbook_url = top.string("runbook_url", Settings.runbook_url, max_length=1024)
     scan_gate = ScanGateSettings(
-        severity_threshold=top.string("scan_severity_threshold", "CRITICAL", choices=SEVERITIES),
+        severity_threshold=top.string("scan_severity_threshold", ScanGateSettings.severity_threshold, choices=SEVERITIES),
         allow_list=_allow_list(top),
     )
     images = _images(top)
