@@ -2,7 +2,7 @@
 
 `run_program(fn)` runs `fn` under fresh mocks, waits for every registration, and returns the
 recorded resource graph: type, name, inputs, computed state, parent and resource options.
-`run_stack("dev")` does the same for the real `__main__.py` with `Pulumi.dev.yaml` merged over the
+`run_stack("dev")` does the same for the real `__main__.py` with `Pulumi.dev.yaml` merged over
 anything declared in `Pulumi.yaml` (only required keys, so nothing to merge today), the way the CLI merges them.
 """
 
