@@ -8,6 +8,8 @@ import hashlib
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 
+import csv
+import io
 import json
 import math
 
@@ -16,6 +18,7 @@ import numpy as np
 from common import storage
 from common.contract import DRY_RUN_ITEM, FORECAST_METHODS, INTERVAL_LEVELS
 from common.dry_run import DryRunReport, prove_item_write, prove_object_write
+from common.intervals import conformal_half_width
 from common.environment import WorkloadEnvironment
 from common.errors import (
     ConcurrentWrites,
@@ -119,7 +122,7 @@ def load_model(s3, env: WorkloadEnvironment, commodity: str) -> LoadedModel:
     try:
         forest = _forest(raw, metadata) if metadata.get("method", "model") == "model" else _naive_spec(raw, commodity, env.forecast_horizon_days)
         trained_at = datetime.fromisoformat(metadata["trained_at"])
-        intervals = _intervals(metadata)
+        intervals = _intervals(metadata) if "intervals" in metadata else _intervals_from_backtest(s3, bucket, pointer["model_key"])
     except (UnsupportedModel, KeyError, IndexError, ValueError, TypeError) as error:
         raise ModelIncompatible(f"{commodity}: {where} cannot be read: {error}") from None
     if forest is not None and forest.num_features != len(FEATURE_NAMES):
@@ -147,6 +150,18 @@ def _naive_spec(raw: bytes, commodity: str, horizon: int) -> None:
     if wrong:
         raise ValueError(f"naive spec disagrees: {wrong}, expected {expected}")
     return None
+
+
+def _intervals_from_backtest(s3, bucket: str, model_key: str) -> dict[str, float]:
+    """A version published before intervals were recorded: split-conformal half-widths from its own
+    held-out forecasts (backtest.csv beside the model), the same formula the trainer uses."""
+    key = model_key.rsplit("/", 1)[0] + "/backtest.csv"
+    text = storage.get_text(s3, bucket, key)
+    if text is None:
+        raise ValueError(f"its metadata has no intervals and s3://{bucket}/{key} does not exist to derive them")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    errors = np.abs(np.log(np.array([float(r["actual"]) for r in rows]) / np.array([float(r["predicted"]) for r in rows])))
+    return {str(level): round(conformal_half_width(errors, level / 100), 6) for level in INTERVAL_LEVELS}
 
 
 def _intervals(metadata: dict) -> dict[str, float]:

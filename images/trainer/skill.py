@@ -16,6 +16,7 @@ import numpy as np
 from scipy import stats
 
 from common.contract import INTERVAL_LEVELS
+from common.intervals import conformal_half_width
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,6 @@ def diebold_mariano(errors_better: np.ndarray, errors_worse: np.ndarray, *, hori
         statistic = mean / math.sqrt(variance / n) * correction
         p_value = float(stats.t.sf(statistic, df=n - 1))
     return Comparison(better, worse, mean, float(statistic), p_value, lags, n)
-
-
-def conformal_half_width(scores: np.ndarray, level: float) -> float:
-    """Split-conformal quantile: the ceil((n + 1) level)-th smallest score, so a new score exchangeable
-    with these falls at or below it with probability at least `level`."""
-    ordered = np.sort(np.asarray(scores, dtype=np.float64))
-    rank = math.ceil((len(ordered) + 1) * level)
-    if rank > len(ordered):
-        raise ValueError(f"{len(ordered)} calibration errors are too few for a {level:.0%} interval")
-    return float(ordered[rank - 1])
 
 
 def intervals(calibration_log_errors: np.ndarray, coverage_log_errors: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:

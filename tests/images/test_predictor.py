@@ -238,3 +238,41 @@ def test_missing_configuration_is_named(published, predictor, context, monkeypat
     monkeypatch.delenv("PREDICTIONS_TABLE")
     with pytest.raises(errors.MissingConfiguration, match="environment variable PREDICTIONS_TABLE is not set"):
         predictor({"commodity": "corn"}, context)
+
+
+def test_a_version_published_before_intervals_existed_still_serves_with_derived_intervals(seeded, predictor, context, trained):
+    """An upgrade must not leave a night without forecasts: the serving model from the earlier release
+    (UBJSON, no method, no intervals in its metadata) is served, its intervals derived from its own
+    held-out forecasts, until the next training run publishes a current version."""
+    import hashlib
+
+    import numpy as np
+    import xgboost as xgb
+
+    from common.intervals import conformal_half_width
+
+    result = trained["corn"]
+    booster = xgb.Booster()
+    booster.load_model(bytearray(result.model))
+    model = bytes(booster.save_raw("ubj"))
+    sha = hashlib.sha256(model).hexdigest()
+    folder = f"models/corn/2026-11-20-{sha[:12]}/"
+    old = {key: value for key, value in result.metadata.items() if key not in ("method", "intervals", "tests", "configuration", "model_target")}
+    old.update(version=f"2026-11-20-{sha[:12]}", model_sha256=sha, model_key=folder + "model.ubj", model_format="xgboost-ubj", promoted=True)
+    backtest = result.backtest.drop(columns=["window"]).tail(250)
+    s3 = seeded.client("s3")
+    s3.put_object(Bucket=NAMES.data_bucket, Key=folder + "model.ubj", Body=model)
+    s3.put_object(Bucket=NAMES.data_bucket, Key=folder + "metadata.json", Body=json.dumps(old).encode())
+    s3.put_object(Bucket=NAMES.data_bucket, Key=folder + "backtest.csv", Body=backtest.to_csv(index=False).encode())
+    pointer = {"version": old["version"], "model_key": old["model_key"], "metadata_key": folder + "metadata.json", "sha256": sha,
+               "trained_at": old["trained_at"]}
+    s3.put_object(Bucket=NAMES.data_bucket, Key="models/corn/latest.json", Body=json.dumps(pointer).encode())
+
+    answer = predictor({"commodity": "corn"}, context)
+
+    assert answer["method"] == "model" and answer["model_version"] == old["version"]
+    assert answer["lower_95"] < answer["lower_80"] < answer["predicted_price"] < answer["upper_80"] < answer["upper_95"]
+    errors = np.abs(np.log(backtest["actual"].to_numpy() / backtest["predicted"].to_numpy()))
+    expected = answer["predicted_price"] * float(np.exp(round(conformal_half_width(errors, 0.8), 6)))
+    assert answer["upper_80"] == pytest.approx(expected, abs=2e-4), "the trainer's formula on the version's own held-out errors"
+    assert predictor({"commodity": "corn", "dry_run": True}, context)["skipped"] == [], "and the pre-traffic gate passes on it"
