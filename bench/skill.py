@@ -12,6 +12,7 @@ issue's thresholds; `make bench` prints them.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -83,8 +84,11 @@ def _one(args: tuple[str, int, int]) -> tuple[bool, float, dict[str, dict[str, f
 
 
 def measure(kind: str, horizon: int, seeds: tuple[int, ...] = SEEDS) -> Skill:
-    """Train on every seed's history (in parallel, one process per core) and summarise."""
-    with ProcessPoolExecutor(max_workers=max(1, min(len(seeds), os.cpu_count() or 1))) as pool:
+    """Train on every seed's history (in parallel, one process per core) and summarise. The workers are
+    spawned, not forked: a fork copies the locks of whatever threads the parent runs (the tests' emulator
+    server) and can hang the children."""
+    workers = max(1, min(len(seeds), os.cpu_count() or 1))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = list(pool.map(_one, [(kind, seed, horizon) for seed in seeds]))
     coverage = {
         method: {str(level): float(np.mean([run[2][method][str(level)] for run in runs])) for level in INTERVAL_LEVELS}
