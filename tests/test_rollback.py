@@ -104,5 +104,8 @@ def test_no_credentials_exits_2(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # boto3's default session caches the credentials it first resolved (other tests' emulator): start afresh.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     assert rollback.main(["dev", "corn"]) == 2
     assert "no AWS credentials" in capsys.readouterr().err

@@ -167,6 +167,9 @@ def test_missing_credentials_exit_2(capsys, monkeypatch, tmp_path):
     for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         monkeypatch.setenv(name, str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # boto3's default session caches the credentials it first resolved (other tests' emulator): start afresh.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     assert main(["--stack", "prod", "--image-uri", URI, "--timeout", "0"]) == 2
     assert "cannot decide: NoCredentialsError" in capsys.readouterr().out
 
