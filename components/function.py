@@ -267,7 +267,7 @@ def _validate(args: ContainerFunctionArgs) -> list[tuple[str, str]]:
     if not _FUNCTION_NAME.match(args.function_name):
         raise ValueError(f"function_name must be 1-64 letters, digits, hyphens or underscores, got {args.function_name!r}")
     for limit in FUNCTION_RANGES:
-        limit.check(getattr(args, limit.name), where=args.function_name)
+        limit.check(getattr(args, limit.name), where=f"{args.function_name}: {limit.name}")
     if args.pinned_version is not None and args.pinned_version < 1:
         raise ValueError(f"{args.function_name}: pinned_version must be a published version (1 or more), got {args.pinned_version}")
     if args.log_format not in LOG_FORMATS:

@@ -4,34 +4,18 @@ against the same objects (components/function.py). Change a ceiling here and bot
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+# The contract's range type (name, default, minimum, maximum, description, `check`), reused: one way to
+# define and check a bounded setting, whether a function's or a workload's.
+from common.contract import Knob as Range
 
-
-@dataclass(frozen=True)
-class Range:
-    """A whole-number setting: its inclusive bounds and its default."""
-
-    name: str
-    minimum: int
-    maximum: int
-    default: int
-
-    def check(self, value: int, *, where: str) -> int:
-        if not self.minimum <= value <= self.maximum:
-            raise ValueError(f"{where}: {self.name} must be between {self.minimum} and {self.maximum}, got {value}")
-        return value
-
-
-MEMORY_MB = Range("memory_mb", 128, 10240, 1024)
-TIMEOUT_SECONDS = Range("timeout_seconds", 1, 900, 300)
-EPHEMERAL_STORAGE_MB = Range("ephemeral_storage_mb", 512, 10240, 512)
-MAX_RETRY_ATTEMPTS = Range("max_retry_attempts", 0, 2, 2)
-"""Lambda's own retries of a failed asynchronous invocation."""
-MAX_EVENT_AGE_SECONDS = Range("max_event_age_seconds", 60, 21600, 3600)
-RESERVED_CONCURRENCY = Range("reserved_concurrency", 1, 10000, 0)
-"""No default: unset leaves the function on the account's unreserved pool."""
-PROVISIONED_CONCURRENCY = Range("provisioned_concurrency", 0, RESERVED_CONCURRENCY.maximum, 0)
-PROVISIONED_CONCURRENCY_LEAD_MINUTES = Range("provisioned_concurrency_lead_minutes", 1, 120, 10)
+MEMORY_MB = Range("memory_mb", 1024, 128, 10240, "Lambda memory (and CPU share), MB.")
+TIMEOUT_SECONDS = Range("timeout_seconds", 300, 1, 900, "Lambda timeout, seconds.")
+EPHEMERAL_STORAGE_MB = Range("ephemeral_storage_mb", 512, 512, 10240, "/tmp size, MB.")
+MAX_RETRY_ATTEMPTS = Range("max_retry_attempts", 2, 0, 2, "Lambda's own retries of a failed asynchronous invocation.")
+MAX_EVENT_AGE_SECONDS = Range("max_event_age_seconds", 3600, 60, 21600, "Oldest asynchronous event Lambda still runs, seconds.")
+RESERVED_CONCURRENCY = Range("reserved_concurrency", 0, 1, 10000, "Reserved concurrency; unset leaves the function on the unreserved pool.")
+PROVISIONED_CONCURRENCY = Range("provisioned_concurrency", 0, 0, RESERVED_CONCURRENCY.maximum, "Warm environments on the alias.")
+PROVISIONED_CONCURRENCY_LEAD_MINUTES = Range("provisioned_concurrency_lead_minutes", 10, 1, 120, "Minutes before a run that aligned concurrency warms up.")
 FUNCTION_RANGES = (MEMORY_MB, TIMEOUT_SECONDS, EPHEMERAL_STORAGE_MB, MAX_RETRY_ATTEMPTS, MAX_EVENT_AGE_SECONDS)
 """What every function's Args are checked against, field by field (the field is the Range's name)."""
 

@@ -638,7 +638,7 @@ class _Reader:
 
     def ranged(self, limit: Range) -> int:
         """A whole number within one of components/limits.py's ranges, defaulting to its default."""
-        return self.integer(limit.name, limit.default, minimum=limit.minimum, maximum=limit.maximum)
+        return self.integer(limit.name, int(limit.default), minimum=int(limit.minimum), maximum=int(limit.maximum))
 
     def optional_integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
         if self._data.get(name) is None:
