@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import stat
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -20,6 +22,13 @@ PLATFORMS = {"arm64": docker_build.Platform.LINUX_ARM64, "x86_64": docker_build.
 """Lambda architecture → the one image platform it can run. Deriving one from the other means an
 image and its function can never disagree."""
 _IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+_PUSH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+
+
+def push_id_now() -> str:
+    """The default push id: this run's UTC time to the second, e.g. `20261126T154030Z`. Runs of one
+    stack never overlap (the stack's update lock), so no two of its pushes share one."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 @dataclass(frozen=True)
@@ -38,19 +47,22 @@ class LambdaImageArgs:
     description of buildOnPreview, provider/internal/image.go), so a preview would write the
     `buildcache` tag of the stack's repositories, and fail when the preview role cannot push. A broken
     Dockerfile still fails the pull request: `make test` builds both images for both architectures."""
+    push_id: str | None = None
+    """Ends the release tag of a new build, so that no push ever targets a tag that exists (default:
+    `push_id_now()`). Only a new build uses it: an unchanged one keeps the tag it was pushed with."""
 
 
 def content_tag(
     context_dir: str | Path, image: str, architecture: str, build_args: Mapping[str, str], settings: Mapping[str, Any] | None = None,
 ) -> str:
-    """A release tag unique to everything that makes the provider push again: every file in the context
-    (contents and mode), the Dockerfile's location, the platform, the build arguments and the other
-    build settings (cache, build-on-preview). pulumi-docker-build re-pushes its tags on any change to
-    these (Diff in provider/internal/image.go); ECR refuses a push to an existing immutable tag even
-    with the same digest, so a tag derived from less would fail the deploy.
+    """`release-<architecture>-<hash>`, the hash of everything that makes the provider push again: every
+    file in the context (contents and mode), the Dockerfile's location, the platform, the build
+    arguments and the other build settings (cache, build-on-preview). pulumi-docker-build re-pushes
+    its tags on any change to these (Diff in provider/internal/image.go). It names the build resource;
+    the pushed tag adds the push id (`LambdaImage`).
 
-    Hashing the whole context (not only the image's folder) errs on the side of a new tag: an unrelated
-    change yields a new tag on an identical digest, which redeploys nothing."""
+    Hashing the whole context (not only the image's folder) errs on the side of a new build: an
+    unrelated change yields a new tag on an identical digest, which redeploys nothing."""
     root = Path(context_dir)
     digest = hashlib.sha256()
     digest.update(f"{image}\0{PLATFORMS[architecture].value}\0".encode())
@@ -77,8 +89,13 @@ class LambdaImage(pulumi.ComponentResource):
 
     image_uri: pulumi.Output[str]
     """`<repository url>@sha256:<digest>`: what a function's `image_uri` takes."""
-    tag: str
-    """The content-derived release tag pushed with the image."""
+    tag: pulumi.Output[str]
+    """The release tag the build was pushed with, `<content tag>-<push id>`; an unchanged image keeps
+    the tag it was first pushed with (the build ignores later changes to it)."""
+    content_tag: str
+    """`release-<architecture>-<hash>` of everything the build depends on (`content_tag()`)."""
+    build: docker_build.Image
+    """The build-and-push resource, named after the content tag."""
     architecture: str
     """The Lambda architecture the image was built for."""
     platform: str
@@ -90,18 +107,29 @@ class LambdaImage(pulumi.ComponentResource):
         platform = PLATFORMS[args.architecture]
         # A cache export that fails (registry hiccup, throttling) never fails the build it belongs to.
         cache = {"image_manifest": True, "oci_media_types": True, "mode": docker_build.CacheMode.MAX.value, "ignore_error": True}
-        tag = content_tag(
+        content = content_tag(
             args.context_dir, args.image, args.architecture, args.build_args,
-            settings={"cache_to": cache, "cache_tag": CACHE_TAG, "build_on_preview": args.build_on_preview, "dockerfile": str(dockerfile)},
+            settings={
+                "cache_to": cache, "cache_tag": CACHE_TAG, "build_on_preview": args.build_on_preview, "dockerfile": str(dockerfile),
+                # A new repository is a new build: the ignored tags would otherwise still name the old one.
+                "repository": args.repository.args.repository_name,
+            },
         )
+        tag = f"{content}-{args.push_id or push_id_now()}"
         repository = args.repository
 
         token = aws.ecr.get_authorization_token_output(
             registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
         )
         cache_ref = repository.url.apply(lambda url: f"{url}:{CACHE_TAG}")
+        # Every push goes to a tag that cannot exist yet. ECR refuses any push to an existing immutable
+        # tag, even of the same digest (aws/containers-roadmap#2179), and neither a rebuild (a revert to
+        # earlier content, a retry after a run that pushed but was cancelled before Pulumi saved it)
+        # nor BuildKit (timestamps) promises the same bytes. So the resource is named after the content:
+        # new content is a new resource, created with this run's tag, while the resource of unchanged
+        # content ignores the tag, which changes with every run, and pushes nothing.
         build = docker_build.Image(
-            f"{name}-build",
+            f"{name}-build-{content.rsplit('-', 1)[1][:12]}",
             context={"location": args.context_dir},
             dockerfile={"location": str(dockerfile)},
             platforms=[platform],
@@ -120,19 +148,25 @@ class LambdaImage(pulumi.ComponentResource):
             cache_to=[{"registry": {"ref": cache_ref, **cache}}],
             # Pulumi never deletes a pushed image (the provider's Delete removes the manifest from ECR):
             # a replaced build may still be what a function runs. ECR's lifecycle policy expires images.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, ignore_changes=["tags"]),
         )
 
+        self.build = build
+        self.content_tag = content
         self.image_uri = pulumi.Output.concat(repository.url, "@", build.digest)
-        self.tag = tag
+        self.tag = build.tags.apply(lambda refs: (refs or [tag])[0].rsplit(":", 1)[1])
         self.architecture = args.architecture
         self.platform = platform.value
-        self.register_outputs({"image_uri": self.image_uri, "tag": tag, "platform": self.platform})
+        self.register_outputs({"image_uri": self.image_uri, "tag": tag, "content_tag": content, "platform": self.platform})
 
 
 def _validate(args: LambdaImageArgs) -> Path:
     if args.architecture not in PLATFORMS:
         raise ValueError(f"architecture must be one of {', '.join(PLATFORMS)}, got {args.architecture!r}")
+    if args.push_id is not None and not _PUSH_ID.match(args.push_id):
+        raise ValueError(
+            f"push_id must be 1-40 letters, digits, '.', '_' or '-' (an ECR tag's characters), got {args.push_id!r}"
+        )
     dockerfile = Path(args.context_dir) / args.image / "Dockerfile"
     if not dockerfile.is_file():
         raise ValueError(f"image {args.image!r} has no Dockerfile at {dockerfile}")

@@ -77,6 +77,10 @@ class EcrRepository(pulumi.ComponentResource):
     """Repository ARN, for IAM policies."""
     registry_id: pulumi.Output[str]
     """Registry (account) id, for the ECR auth token."""
+    repository: aws.ecr.Repository
+    """The repository resource itself."""
+    args: EcrRepositoryArgs
+    """What the repository was built from (its physical name names the builds pushed to it)."""
 
     def __init__(self, name: str, args: EcrRepositoryArgs, opts: pulumi.ResourceOptions | None = None):
         _validate(args)
@@ -117,6 +121,8 @@ class EcrRepository(pulumi.ComponentResource):
                 opts=child,
             )
 
+        self.args = args
+        self.repository = repository
         self.name = repository.name
         self.url = repository.repository_url
         self.arn = repository.arn

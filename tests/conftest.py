@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import runpy
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ class Resource:
     protect: bool
     retain_on_delete: bool
     depends_on: list[str]
+    ignore_changes: list[str]
 
     @property
     def parent_type(self) -> str:
@@ -119,7 +121,8 @@ def _lambda_function(mocks, args, inputs, physical, arn):
 
 
 def _docker_build_image(mocks, args, inputs, physical, arn):
-    built = {k: v for k, v in inputs.items() if k != "registries"}
+    # A digest is the content's: the same build under another tag has the same digest.
+    built = {k: v for k, v in inputs.items() if k not in ("registries", "tags")}
     digest = "sha256:" + hashlib.sha256(json.dumps(built, sort_keys=True).encode()).hexdigest()
     return dict(digest=digest, ref=f"{inputs['tags'][0]}@{digest}", contextHash=_short_hash(str(built)))
 
@@ -157,6 +160,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request):
         self.requests.append(request)
         return super().RegisterResource(request)
+
+
+def logical_name(name: str) -> str:
+    """A resource's name with an image build's content hash dropped (`predictor-arm64-build-<hash>`)."""
+    return re.sub(r"-build-[0-9a-f]{12}$", "-build", name)
 
 
 def _short_hash(text: str) -> str:
@@ -205,6 +213,7 @@ def run_program(program: Callable[[], Any], *, stack: str = "test", config: dict
                 protect=request.protect,
                 retain_on_delete=request.retainOnDelete,
                 depends_on=list(request.dependencies),
+                ignore_changes=list(request.ignoreChanges),
             )
         )
     return Graph(resources, resolved[0] if resolved else {})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, logical_name
 from tools.image_targets import image_urns
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -130,13 +130,21 @@ def test_workflows_pass_zizmor_with_no_finding():
 def test_image_targets_are_exactly_the_repositories_and_builds(dev_graph):
     preview = {"steps": [{"op": "create", "urn": r.urn} for r in dev_graph.resources]}
     urns = image_urns(preview)
-    names = sorted(urn.rsplit("::", 1)[1] for urn in urns)
+    names = sorted(logical_name(urn.rsplit("::", 1)[1]) for urn in urns)
     assert names == sorted([
         "predictor", "predictor-repo", "predictor-lifecycle", "predictor-lambda-pull",
         "trainer", "trainer-repo", "trainer-lifecycle", "trainer-lambda-pull",
         "predictor-arm64", "predictor-arm64-build", "trainer-arm64", "trainer-arm64-build",
     ])
     assert not [u for u in urns if "lambda/function" in u], "no function may move before the gate"
+
+
+def test_image_targets_leave_the_previous_build_to_the_full_update(dev_graph):
+    """New content is a new build resource; the old one's deletion (state only) waits for step 3."""
+    [build] = [r for r in dev_graph.resources if r.type == "docker-build:index:Image" and r.name.startswith("predictor")]
+    old = build.urn.rsplit("-", 1)[0] + "-0123456789ab"
+    preview = {"steps": [{"op": "create", "urn": build.urn}, {"op": "delete", "urn": old}]}
+    assert image_urns(preview) == [build.urn]
 
 
 def test_no_unused_imports_or_undefined_names():

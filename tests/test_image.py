@@ -3,6 +3,7 @@
 import re
 import shutil
 
+import pulumi
 import pytest
 
 from components.image import LambdaImage, LambdaImageArgs, content_tag
@@ -14,14 +15,19 @@ URL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/commodity-forecasts/dev/pred
 
 
 def build_image(architecture="arm64", captured=None, **overrides):
+    overrides.setdefault("push_id", "20261126T154030Z")
+    overrides.setdefault("context_dir", "images")
+
     def program():
         repo = EcrRepository("predictor", EcrRepositoryArgs(repository_name="commodity-forecasts/dev/predictor"))
         image = LambdaImage(
             f"predictor-{architecture}",
-            LambdaImageArgs(image="predictor", architecture=architecture, repository=repo, context_dir="images", **overrides),
+            LambdaImageArgs(image="predictor", architecture=architecture, repository=repo, **overrides),
         )
         if captured is not None:
-            image.image_uri.apply(lambda uri: captured.update(uri=uri, tag=image.tag, platform=image.platform))
+            pulumi.Output.all(image.image_uri, image.tag).apply(
+                lambda values: captured.update(uri=values[0], tag=values[1], content_tag=image.content_tag, platform=image.platform)
+            )
 
     return run_program(program)
 
@@ -39,10 +45,12 @@ def test_builds_the_image_folder_dockerfile_with_images_as_context():
 
 
 def test_pushes_a_content_tag_with_the_ecr_token():
-    build = build_image().of_type(IMAGE)[0]
+    captured = {}
+    build = build_image(captured=captured).of_type(IMAGE)[0]
     assert build.inputs["push"] is True, f"{build.urn}: image must be pushed"
     [tag] = build.inputs["tags"]
-    assert re.fullmatch(rf"{re.escape(URL)}:release-arm64-[0-9a-f]{{20}}", tag)
+    assert re.fullmatch(rf"{re.escape(URL)}:release-arm64-[0-9a-f]{{20}}-20261126T154030Z", tag)
+    assert captured["tag"] == tag.rsplit(":", 1)[1] and tag.rsplit(":", 1)[1].startswith(captured["content_tag"] + "-")
     assert build.inputs["registries"] == [
         {"address": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "username": "AWS", "password": "mock-ecr-password"}
     ]
@@ -77,7 +85,7 @@ def test_image_uri_is_pinned_by_digest():
 def test_build_is_parented_to_the_component():
     graph = build_image()
     build = graph.of_type(IMAGE)[0]
-    assert build.name == "predictor-arm64-build"
+    assert re.fullmatch(r"predictor-arm64-build-[0-9a-f]{12}", build.name)
     assert build.parent_type == "commodity-forecasts:image:LambdaImage"
 
 
@@ -109,3 +117,54 @@ def test_refuses_image_without_dockerfile():
     with pytest.raises(ValueError, match=r"image 'forecaster' has no Dockerfile at images/forecaster/Dockerfile"):
         LambdaImage("x", LambdaImageArgs(image="forecaster", architecture="arm64", repository=None, context_dir="images"))
 
+
+
+def test_no_push_ever_targets_an_existing_tag(tmp_path):
+    """ECR refuses a push to an existing immutable tag, even of the same digest. New content is a new
+    build resource pushed under this run's tag; unchanged content is the same resource, whose tag
+    changes are ignored (so it pushes nothing); reverting to earlier content, or retrying after a push
+    whose state was lost, pushes a tag no earlier run used."""
+    context = tmp_path / "images"
+    shutil.copytree("images", context, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def build(push_id):
+        [resource] = build_image(context_dir=str(context), push_id=push_id).of_type(IMAGE)
+        return resource
+
+    monday = build("20261123T020000Z")
+    assert monday.ignore_changes == ["tags"], "an unchanged build must not push again because its tag moved"
+    tuesday = build("20261124T020000Z")
+    assert tuesday.urn == monday.urn, "unchanged content must be the same resource (nothing pushed)"
+
+    handler = context / "predictor" / "handler.py"
+    original = handler.read_text()
+    handler.write_text(original + "\n# changed\n")
+    changed = build("20261125T020000Z")
+    assert changed.urn != monday.urn, "new content must be a new build resource (created, so its tag is used)"
+
+    handler.write_text(original)
+    reverted = build("20261126T020000Z")
+    assert reverted.urn == monday.urn
+    pushed = {monday.inputs["tags"][0], changed.inputs["tags"][0]}
+    assert reverted.inputs["tags"][0] not in pushed, "a revert must push under a tag no earlier run used"
+
+
+def test_a_new_repository_is_a_new_build():
+    """The ignored tags name the repository: a renamed one needs a new build, not an update that would
+    push to the old repository's tag."""
+    def program(repository_name):
+        def run():
+            repo = EcrRepository("predictor", EcrRepositoryArgs(repository_name=repository_name))
+            LambdaImage("predictor-arm64", LambdaImageArgs(
+                image="predictor", architecture="arm64", repository=repo, context_dir="images", push_id="1"))
+        [resource] = run_program(run).of_type(IMAGE)
+        return resource.urn
+
+    assert program("commodity-forecasts/dev/predictor") != program("commodity-forecasts/dev/forecaster")
+
+
+@pytest.mark.parametrize("push_id", ["", "has space", "x" * 41, "-leading"])
+def test_refuses_a_push_id_ecr_cannot_tag(push_id):
+    repo = None
+    with pytest.raises(ValueError, match=r"push_id must be 1-40 letters"):
+        LambdaImage("x", LambdaImageArgs(image="predictor", architecture="arm64", repository=repo, context_dir="images", push_id=push_id))

@@ -14,10 +14,15 @@ IMAGE_COMPONENTS = ("commodity-forecasts:registry:EcrRepository", "commodity-for
 
 
 def image_urns(preview: dict) -> list[str]:
-    """URNs whose type chain passes through an EcrRepository or LambdaImage component, in preview order."""
+    """URNs whose type chain passes through an EcrRepository or LambdaImage component, in preview order.
+    Deletions are left to the full update: a build of earlier content leaves the program when new
+    content is built under a new name (components/image.py), and removing it from the state (the image
+    stays in ECR: retain_on_delete) has nothing to do with what the gate scans."""
     urns = []
     for step in preview.get("steps", []):
         urn = step.get("urn", "")
+        if step.get("op") == "delete":
+            continue
         type_chain = urn.split("::")[2].split("$") if urn.count("::") >= 3 else []
         if any(part in IMAGE_COMPONENTS for part in type_chain) and urn not in urns:
             urns.append(urn)
