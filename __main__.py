@@ -5,16 +5,17 @@ every name a workload receives comes from a resource output.
 """
 
 import gc
+from dataclasses import replace
 
 import pulumi
 import pulumi_aws as aws
 
 from components.data import DataPlane, DataPlaneArgs
-from components.function import ContainerFunction, ContainerFunctionArgs
+from components.function import ContainerFunction
 from components.image import LambdaImage, LambdaImageArgs
 from components.monitoring import MonitoredFunction, Monitoring, MonitoringArgs
 from components.registry import EcrRepository, EcrRepositoryArgs
-from components.schedule import Schedule, ScheduleArgs, staggered_expressions
+from components.schedule import Schedule, staggered_expressions
 from common.contract import ACCESS, MetricNames
 from components.settings import load_settings
 
@@ -74,23 +75,14 @@ images = {
 functions = {}
 schedules = {}
 for spec in settings.functions:
-    physical_name = settings.function_name(spec)
+    # The settings built each function's Args from config; the program adds what only it knows.
+    physical_name = spec.args.function_name
     functions[spec.name] = ContainerFunction(
         spec.name,
-        ContainerFunctionArgs(
-            function_name=physical_name,
+        replace(
+            spec.args,
             image=images[(spec.image, spec.architecture)],
-            description=spec.description,
-            memory_mb=spec.memory_mb,
-            timeout_seconds=spec.timeout_seconds,
-            ephemeral_storage_mb=spec.ephemeral_storage_mb,
-            reserved_concurrency=spec.reserved_concurrency,
-            provisioned_concurrency=spec.provisioned_concurrency,
-            provisioned_concurrency_mode=spec.provisioned_concurrency_mode,
-            provisioned_concurrency_lead_minutes=spec.provisioned_concurrency_lead_minutes,
             schedule_expression=effective_schedules.get(spec.name),
-            schedule_timezone=spec.schedule.timezone if spec.schedule else "UTC",
-            log_retention_days=settings.log_retention_days,
             environment={
                 **settings.workload_environment(
                     data_bucket=data.bucket.bucket, predictions_table=data.table.name, legacy_bucket=data.legacy.bucket,
@@ -98,24 +90,16 @@ for spec in settings.functions:
                 **spec.environment,
             },
             statements=data.statements(ACCESS[spec.image]),
-            max_retry_attempts=spec.max_retry_attempts,
-            max_event_age_seconds=spec.max_event_age_seconds,
-            function_url=spec.function_url,
-            log_format=spec.log_format,
             pre_traffic_event=spec.dry_run_event if spec.pre_traffic_check else None,
-            pinned_version=spec.live_version,
         ),
     )
     if spec.schedule is not None:
         schedules[spec.name] = Schedule(
             f"{spec.name}-schedule",
-            ScheduleArgs(
+            replace(
+                spec.schedule,
                 function=functions[spec.name],
                 expression=effective_schedules[spec.name],
-                timezone=spec.schedule.timezone,
-                payload=spec.event,
-                retry_attempts=spec.schedule.retry_attempts,
-                max_event_age_seconds=spec.schedule.max_event_age_seconds,
                 description=f"{physical_name} at {effective_schedules[spec.name]} {spec.schedule.timezone}",
             ),
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -18,15 +17,19 @@ from components.image import LambdaImage
 from components.queues import dead_letter_queue
 from components.limits import (
     EPHEMERAL_STORAGE_MB,
+    FUNCTION_NAME,
+    MAX_FUNCTION_NAME,
     FUNCTION_RANGES,
     LOG_FORMATS,
     LOG_RETENTION_DAYS,
+    LOG_RETENTION_DAYS_DEFAULT,
     MAX_EVENT_AGE_SECONDS,
     MAX_RETRY_ATTEMPTS,
     MEMORY_MB,
     PROVISIONED_CONCURRENCY_LEAD_MINUTES,
     PROVISIONED_CONCURRENCY_MODES,
     RESERVED_CONCURRENCY,
+    RESERVED_ENVIRONMENT,
     TIMEOUT_SECONDS,
 )
 
@@ -34,28 +37,33 @@ ALIAS = "live"
 """Schedules, destinations, provisioned concurrency and URLs all point here, never at `$LATEST`."""
 DRAIN_MINUTES = 5
 """Schedule-aligned concurrency stays up this long after a run's timeout could have elapsed."""
-_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_RESERVED_ENV = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|_X_AMZN_TRACE_ID$|TZ$)")
 
 
 @dataclass(frozen=True)
 class ContainerFunctionArgs:
+    """What one function is built from. The stack settings (components/settings.py) build these
+    directly from config, leaving what only the program knows (the image build, resource names in the
+    environment, the access statements, the staggered schedule) for `__main__.py` to fill in with
+    `dataclasses.replace`; the defaults here are the only ones."""
+
     function_name: str
     """Physical name, e.g. `commodity-forecasts-dev-corn`."""
-    image: LambdaImage
-    """The build to run; its digest URI and architecture are used together, so they cannot disagree."""
-    description: str
+    image: LambdaImage | None = None
+    """The build to run (required by the component); its digest URI and architecture are used together,
+    so they cannot disagree."""
+    description: str = ""
     memory_mb: int = MEMORY_MB.default
     timeout_seconds: int = TIMEOUT_SECONDS.default
     ephemeral_storage_mb: int = EPHEMERAL_STORAGE_MB.default
     reserved_concurrency: int | None = None
     provisioned_concurrency: int = 0
-    provisioned_concurrency_mode: str = "fixed"
+    provisioned_concurrency_mode: str = PROVISIONED_CONCURRENCY_MODES[0]
+    """`fixed`: always on. `schedule_aligned`: raised only around each scheduled run."""
     provisioned_concurrency_lead_minutes: int = PROVISIONED_CONCURRENCY_LEAD_MINUTES.default
     schedule_expression: str | None = None
     """The function's effective schedule; schedule-aligned concurrency is derived from it."""
     schedule_timezone: str = "UTC"
-    log_retention_days: int = 30
+    log_retention_days: int = LOG_RETENTION_DAYS_DEFAULT
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=lambda: MappingProxyType({}))
     """Names from resource outputs (bucket, table, …), never typed by hand."""
     statements: tuple[PolicyStatement, ...] = ()
@@ -64,7 +72,7 @@ class ContainerFunctionArgs:
     max_event_age_seconds: int = MAX_EVENT_AGE_SECONDS.default
     function_url: bool = False
     """An `AWS_IAM`-authenticated Function URL on the alias for on-demand runs."""
-    log_format: str = "JSON"
+    log_format: str = LOG_FORMATS[0]
     """`JSON` (structured application logs and platform records) or `Text`."""
     pre_traffic_event: Mapping[str, Any] | None = None
     """The pre-traffic gate: each newly published version is invoked once with this event (synchronously,
@@ -264,8 +272,10 @@ class ContainerFunction(pulumi.ComponentResource):
 
 def _validate(args: ContainerFunctionArgs) -> list[tuple[str, str]]:
     """Refuse bad plain inputs before anything is registered; returns the scaling windows."""
-    if not _FUNCTION_NAME.match(args.function_name):
-        raise ValueError(f"function_name must be 1-64 letters, digits, hyphens or underscores, got {args.function_name!r}")
+    if not FUNCTION_NAME.match(args.function_name):
+        raise ValueError(f"function_name must be 1-{MAX_FUNCTION_NAME} letters, digits, hyphens or underscores, got {args.function_name!r}")
+    if args.image is None:
+        raise ValueError(f"{args.function_name}: image is required (a LambdaImage)")
     for limit in FUNCTION_RANGES:
         limit.check(getattr(args, limit.name), where=f"{args.function_name}: {limit.name}")
     if args.pinned_version is not None and args.pinned_version < 1:
@@ -290,7 +300,7 @@ def _validate(args: ContainerFunctionArgs) -> list[tuple[str, str]]:
             f"got {args.provisioned_concurrency_mode!r}"
         )
     for key in args.environment:
-        if _RESERVED_ENV.match(key):
+        if RESERVED_ENVIRONMENT.match(key):
             raise ValueError(f"{args.function_name}: environment variable {key!r} is reserved by Lambda")
     if args.provisioned_concurrency > 0 and args.provisioned_concurrency_mode == "schedule_aligned":
         if args.schedule_expression is None:

@@ -4,6 +4,8 @@ against the same objects (components/function.py). Change a ceiling here and bot
 
 from __future__ import annotations
 
+import re
+
 # The contract's range type (name, default, minimum, maximum, description, `check`), reused: one way to
 # define and check a bounded setting, whether a function's or a workload's.
 from common.contract import Knob as Range
@@ -16,6 +18,18 @@ MAX_EVENT_AGE_SECONDS = Range("max_event_age_seconds", 3600, 60, 21600, "Oldest 
 RESERVED_CONCURRENCY = Range("reserved_concurrency", 0, 1, 10000, "Reserved concurrency; unset leaves the function on the unreserved pool.")
 PROVISIONED_CONCURRENCY = Range("provisioned_concurrency", 0, 0, RESERVED_CONCURRENCY.maximum, "Warm environments on the alias.")
 PROVISIONED_CONCURRENCY_LEAD_MINUTES = Range("provisioned_concurrency_lead_minutes", 10, 1, 120, "Minutes before a run that aligned concurrency warms up.")
+LOG_RETENTION_DAYS_DEFAULT = 30
+"""Days a function's logs are kept unless the stack says otherwise."""
+SCHEDULE_RETRY_ATTEMPTS = Range("retry_attempts", 3, 0, 185, "EventBridge Scheduler's retries of a failed delivery.")
+SCHEDULE_MAX_EVENT_AGE_SECONDS = Range("max_event_age_seconds", 3600, 60, 86400, "How long Scheduler keeps retrying one run, seconds.")
+SCHEDULE_RANGES = (SCHEDULE_RETRY_ATTEMPTS, SCHEDULE_MAX_EVENT_AGE_SECONDS)
+ECR_UNTAGGED_EXPIRE_DAYS = Range("untagged_expire_days", 1, 1, 3650, "Days after push an untagged image expires.")
+ECR_KEEP_RELEASE_IMAGES = Range("keep_release_images", 5, 2, 1000, "Newest release images kept (the live one and one to roll back to).")
+MAX_FUNCTION_NAME = 64
+"""Lambda's longest function name."""
+FUNCTION_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{MAX_FUNCTION_NAME}}}$")
+RESERVED_ENVIRONMENT = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|_X_AMZN_TRACE_ID$|TZ$)")
+"""Environment variable names Lambda reserves: a function may not set them."""
 FUNCTION_RANGES = (MEMORY_MB, TIMEOUT_SECONDS, EPHEMERAL_STORAGE_MB, MAX_RETRY_ATTEMPTS, MAX_EVENT_AGE_SECONDS)
 """What every function's Args are checked against, field by field (the field is the Range's name)."""
 

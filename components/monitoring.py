@@ -14,12 +14,12 @@ import pulumi_aws as aws
 from common.contract import MetricNames
 from components import cron
 from components.function import ALIAS, ContainerFunction
+from components.limits import LOG_FORMATS
 from components.schedule import Schedule
 from components.settings import AlarmSettings
 
 COLD_START_NAMESPACE = "CommodityForecasts/ColdStarts"
 """Where the init-duration metric filters publish (Lambda itself publishes no InitDuration metric)."""
-LOG_FORMATS = ("JSON", "Text")
 MAX_ALARM_WINDOW_MINUTES = 7 * 24 * 60
 """CloudWatch evaluates at most seven days (period × evaluation periods) for one alarm."""
 _TEXT_REPORT_FIELDS = (

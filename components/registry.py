@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.limits import ECR_KEEP_RELEASE_IMAGES, ECR_UNTAGGED_EXPIRE_DAYS
+
 CACHE_TAG = "buildcache"
 """The one mutable tag: BuildKit's registry cache, rewritten by every build."""
 RELEASE_TAG_PREFIX = "release-"
@@ -20,9 +22,9 @@ _REPOSITORY_NAME = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[
 class EcrRepositoryArgs:
     repository_name: str
     """Physical name, e.g. `commodity-forecasts/dev/predictor`."""
-    untagged_expire_days: int = 1
+    untagged_expire_days: int = int(ECR_UNTAGGED_EXPIRE_DAYS.default)
     """Untagged images (superseded caches, interrupted pushes) expire this many days after push."""
-    keep_release_images: int = 5
+    keep_release_images: int = int(ECR_KEEP_RELEASE_IMAGES.default)
     """Newest release images kept; at least 2 so the live image and the one before it survive."""
     force_delete: bool = False
     """Delete the repository even when it holds images. Off by default; only non-production stacks set it."""
@@ -136,10 +138,5 @@ def _validate(args: EcrRepositoryArgs) -> None:
             "repository_name must be 2-256 lowercase letters, digits, and . _ - / separators, "
             f"got {args.repository_name!r}"
         )
-    if args.untagged_expire_days < 1:
-        raise ValueError(f"untagged_expire_days must be at least 1, got {args.untagged_expire_days}")
-    if args.keep_release_images < 2:
-        raise ValueError(
-            f"keep_release_images must be at least 2 (the live image and one to roll back to), "
-            f"got {args.keep_release_images}"
-        )
+    for limit in (ECR_UNTAGGED_EXPIRE_DAYS, ECR_KEEP_RELEASE_IMAGES):
+        limit.check(getattr(args, limit.name), where=limit.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -13,9 +13,11 @@ import pulumi_aws as aws
 from components import cron
 from components.function import ContainerFunction
 from components.iam import PolicyStatement, policy_document, service_trust_policy
+from components.limits import SCHEDULE_MAX_EVENT_AGE_SECONDS, SCHEDULE_RANGES, SCHEDULE_RETRY_ATTEMPTS
 from components.queues import dead_letter_queue
-from components.settings import FunctionSettings
 
+if TYPE_CHECKING:  # settings build ScheduleArgs: a runtime import would be circular
+    from components.settings import FunctionSettings
 
 
 class ScheduleError(ValueError):
@@ -77,15 +79,20 @@ def _refuse_collisions(functions: Sequence[FunctionSettings], effective: dict[st
 
 @dataclass(frozen=True)
 class ScheduleArgs:
-    function: ContainerFunction
-    """The target; the schedule invokes its `live` alias, never `$LATEST`."""
+    """When and how a function runs. The stack settings build these from config with the declared
+    expression; `__main__.py` fills in the function and the staggered expression."""
+
     expression: str
     """Effective (already staggered) `cron(...)` or `rate(...)`."""
+    function: ContainerFunction | None = None
+    """The target (required by the component); the schedule invokes its `live` alias, never `$LATEST`."""
     timezone: str = "UTC"
     payload: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     """Delivered verbatim as the invocation event."""
-    retry_attempts: int = 3
-    max_event_age_seconds: int = 3600
+    retry_attempts: int = int(SCHEDULE_RETRY_ATTEMPTS.default)
+    """Scheduler's retries of a failed delivery."""
+    max_event_age_seconds: int = int(SCHEDULE_MAX_EVENT_AGE_SECONDS.default)
+    """How long Scheduler keeps retrying one run before it goes to the DLQ."""
     description: str = ""
 
 
@@ -158,10 +165,10 @@ def _validate(args: ScheduleArgs) -> None:
         cron.parse(args.expression)
     except cron.ScheduleExpressionError as error:
         raise ValueError(f"expression must be an EventBridge cron(...) or rate(...), got {args.expression!r}: {error}") from None
-    if not 0 <= args.retry_attempts <= 185:
-        raise ValueError(f"retry_attempts must be between 0 and 185, got {args.retry_attempts}")
-    if not 60 <= args.max_event_age_seconds <= 86400:
-        raise ValueError(f"max_event_age_seconds must be between 60 and 86400, got {args.max_event_age_seconds}")
+    if args.function is None:
+        raise ValueError("function is required (the ContainerFunction to invoke)")
+    for limit in SCHEDULE_RANGES:
+        limit.check(getattr(args, limit.name), where=limit.name)
     try:
         json.dumps(dict(args.payload))
     except TypeError as error:

@@ -23,21 +23,30 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from common.contract import ACCESS, COMMODITIES, FORECAST_HORIZON_DAYS, LEGACY_PREFIX, MAX_PRICE_AGE_DAYS, MIN_IMPROVEMENT, SIGNIFICANCE_LEVEL, Knob
 from common.environment import LEGACY_FILE_NAME, WorkloadEnvironment
 from components import cron
+from components.function import ContainerFunctionArgs
 from components.limits import (
     ARCHITECTURES,
+    ECR_KEEP_RELEASE_IMAGES,
+    ECR_UNTAGGED_EXPIRE_DAYS,
     EPHEMERAL_STORAGE_MB,
     LOG_FORMATS,
     LOG_RETENTION_DAYS,
+    LOG_RETENTION_DAYS_DEFAULT,
     MAX_EVENT_AGE_SECONDS,
+    MAX_FUNCTION_NAME,
     MAX_RETRY_ATTEMPTS,
     MEMORY_MB,
     PROVISIONED_CONCURRENCY,
     PROVISIONED_CONCURRENCY_LEAD_MINUTES,
     PROVISIONED_CONCURRENCY_MODES,
     RESERVED_CONCURRENCY,
+    RESERVED_ENVIRONMENT,
+    SCHEDULE_MAX_EVENT_AGE_SECONDS,
+    SCHEDULE_RETRY_ATTEMPTS,
     TIMEOUT_SECONDS,
     Range,
 )
+from components.schedule import ScheduleArgs
 
 PROJECT = "commodity-forecasts"
 _NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
@@ -45,8 +54,6 @@ _ENV_VAR = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_RESERVED_ENV = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|_X_AMZN_TRACE_ID$|TZ$)")
-_MAX_FUNCTION_NAME = 64
 _REQUIRED = object()
 
 
@@ -64,49 +71,29 @@ class ImageSettings:
 
 
 @dataclass(frozen=True)
-class ScheduleSettings:
-    """When a function runs. Functions sharing a base time are staggered by `stagger_minutes`."""
-
-    expression: str
-    """EventBridge Scheduler `cron(...)` or `rate(...)`."""
-    timezone: str = "UTC"
-    retry_attempts: int = 3
-    """Scheduler retries after a failed delivery (0-185)."""
-    max_event_age_seconds: int = 3600
-    """How long Scheduler keeps retrying one run before it goes to the DLQ (60-86400)."""
-
-
-@dataclass(frozen=True)
 class FunctionSettings:
-    """One container-image Lambda function."""
+    """One container-image Lambda function: the component's own Args and ScheduleArgs, built from config
+    (no mirror type: their fields and defaults are the only ones), plus what only the program uses."""
 
     name: str
     image: str
     architecture: str
-    memory_mb: int = MEMORY_MB.default
-    timeout_seconds: int = TIMEOUT_SECONDS.default
-    ephemeral_storage_mb: int = EPHEMERAL_STORAGE_MB.default
-    reserved_concurrency: int | None = None
-    """None leaves the function on the account's unreserved pool."""
-    provisioned_concurrency: int = 0
-    provisioned_concurrency_mode: str = "fixed"
-    """`fixed`: always on. `schedule_aligned`: raised only around each scheduled run."""
-    provisioned_concurrency_lead_minutes: int = PROVISIONED_CONCURRENCY_LEAD_MINUTES.default
-    schedule: ScheduleSettings | None = None
+    args: ContainerFunctionArgs = None  # type: ignore[assignment]
+    """Everything the function is built with except what the program fills in (image build, resource
+    names, access statements, staggered schedule). None: the Args' defaults, under `name`."""
+    schedule: ScheduleArgs | None = None
+    """When it runs, with the declared (not yet staggered) expression; functions sharing a base time
+    are staggered by `stagger_minutes`."""
     event: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     """The payload a scheduled run receives, e.g. {"commodity": "corn"}."""
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    description: str = ""
-    max_retry_attempts: int = MAX_RETRY_ATTEMPTS.default
-    """Lambda's own retries of a failed asynchronous invocation."""
-    max_event_age_seconds: int = MAX_EVENT_AGE_SECONDS.default
-    function_url: bool = False
-    """An IAM-authenticated Function URL on the `live` alias for on-demand runs."""
-    log_format: str = "JSON"
+    """The stack's own extra variables (the workload contract's are added by the program)."""
     pre_traffic_check: bool = True
     """Invoke each new version with `dry_run_event` before `live` moves to it (README: Deploying safely)."""
-    live_version: int | None = None
-    """Pin `live` to this published version (what `tools.rollback` tells you to set); None follows deploys."""
+
+    def __post_init__(self) -> None:
+        if self.args is None:
+            object.__setattr__(self, "args", ContainerFunctionArgs(function_name=self.name))
 
     @property
     def dry_run_event(self) -> dict[str, Any]:
@@ -116,11 +103,10 @@ class FunctionSettings:
 
 @dataclass(frozen=True)
 class EcrSettings:
-    """Lifecycle of every ECR repository."""
+    """Lifecycle of every ECR repository (ranges and defaults: components/limits.py)."""
 
-    untagged_expire_days: int = 1
-    keep_release_images: int = 5
-    """Newest release images kept; at least 2, so the live image and the one before it survive."""
+    untagged_expire_days: int = int(ECR_UNTAGGED_EXPIRE_DAYS.default)
+    keep_release_images: int = int(ECR_KEEP_RELEASE_IMAGES.default)
 
 
 @dataclass(frozen=True)
@@ -190,7 +176,7 @@ class Settings:
     """Production guard: protect stateful resources and never force-delete repositories."""
     architecture: str = "arm64"
     ecr: EcrSettings = EcrSettings()
-    log_retention_days: int = 30
+    log_retention_days: int = LOG_RETENTION_DAYS_DEFAULT
     alarm_emails: tuple[str, ...] = ()
     stagger_minutes: int = 15
     legacy_prefix: str = LEGACY_PREFIX
@@ -228,7 +214,7 @@ class Settings:
         )
 
     def function_name(self, function: FunctionSettings) -> str:
-        return f"{self.name_prefix}-{function.name}"
+        return function.args.function_name
 
     def image(self, name: str) -> ImageSettings:
         return next(image for image in self.images if image.name == name)
@@ -290,29 +276,11 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         "legacy_prefix", Settings.legacy_prefix, pattern=_PREFIX, pattern_text="a key prefix ending in '/'"
     )
     workload = _workload(top)
-    ecr = EcrSettings(
-        untagged_expire_days=top.integer("ecr_untagged_expire_days", EcrSettings.untagged_expire_days, minimum=1, maximum=3650),
-        keep_release_images=top.integer("ecr_keep_release_images", EcrSettings.keep_release_images, minimum=2, maximum=1000),
-    )
-    alarms = AlarmSettings(
-        errors=top.integer("alarm_errors_threshold", AlarmSettings.errors, minimum=1, maximum=1000),
-        throttles=top.integer("alarm_throttles_threshold", AlarmSettings.throttles, minimum=1, maximum=1000),
-        duration_timeout_percent=top.integer(
-            "alarm_duration_timeout_percent", AlarmSettings.duration_timeout_percent, minimum=10, maximum=100
-        ),
-        cold_start_ms=top.integer("alarm_cold_start_ms", AlarmSettings.cold_start_ms, minimum=100, maximum=10000),
-        model_age_days=top.integer("alarm_model_age_days", AlarmSettings.model_age_days, minimum=1, maximum=365),
-        missed_run_slack_minutes=top.integer(
-            "alarm_missed_run_slack_minutes", AlarmSettings.missed_run_slack_minutes, minimum=5, maximum=1440
-        ),
-    )
+    ecr, alarms = _ecr(top), _alarms(top)
     runbook_url = top.string("runbook_url", Settings.runbook_url, max_length=1024)
-    scan_gate = ScanGateSettings(
-        severity_threshold=top.string("scan_severity_threshold", ScanGateSettings.severity_threshold, choices=SEVERITIES),
-        allow_list=_allow_list(top),
-    )
+    scan_gate = _scan_gate(top)
     images = _images(top)
-    functions = _functions(top, images, architecture, environment, project)
+    functions = _functions(top, images, _FunctionDefaults(architecture, f"{project}-{environment}", log_retention_days))
     top.finish()
     _check_derived_bucket_name(project, environment, str(region))
     return Settings(
@@ -366,6 +334,35 @@ def _check_derived_bucket_name(project: str, environment: str, region: str) -> N
         )
 
 
+def _ecr(top: "_Reader") -> EcrSettings:
+    return EcrSettings(
+        untagged_expire_days=top.ranged(ECR_UNTAGGED_EXPIRE_DAYS, key="ecr_untagged_expire_days"),
+        keep_release_images=top.ranged(ECR_KEEP_RELEASE_IMAGES, key="ecr_keep_release_images"),
+    )
+
+
+def _alarms(top: "_Reader") -> AlarmSettings:
+    return AlarmSettings(
+        errors=top.integer("alarm_errors_threshold", AlarmSettings.errors, minimum=1, maximum=1000),
+        throttles=top.integer("alarm_throttles_threshold", AlarmSettings.throttles, minimum=1, maximum=1000),
+        duration_timeout_percent=top.integer(
+            "alarm_duration_timeout_percent", AlarmSettings.duration_timeout_percent, minimum=10, maximum=100
+        ),
+        cold_start_ms=top.integer("alarm_cold_start_ms", AlarmSettings.cold_start_ms, minimum=100, maximum=10000),
+        model_age_days=top.integer("alarm_model_age_days", AlarmSettings.model_age_days, minimum=1, maximum=365),
+        missed_run_slack_minutes=top.integer(
+            "alarm_missed_run_slack_minutes", AlarmSettings.missed_run_slack_minutes, minimum=5, maximum=1440
+        ),
+    )
+
+
+def _scan_gate(top: "_Reader") -> ScanGateSettings:
+    return ScanGateSettings(
+        severity_threshold=top.string("scan_severity_threshold", ScanGateSettings.severity_threshold, choices=SEVERITIES),
+        allow_list=_allow_list(top),
+    )
+
+
 def _workload(top: "_Reader") -> WorkloadSettings:
     names = top.string_map("legacy_file_names")
     for commodity, name in names.items():
@@ -398,9 +395,16 @@ def _images(top: "_Reader") -> tuple[ImageSettings, ...]:
     return tuple(images)
 
 
-def _functions(
-    top: "_Reader", images: tuple[ImageSettings, ...], architecture: str, environment: str, project: str
-) -> tuple[FunctionSettings, ...]:
+@dataclass(frozen=True)
+class _FunctionDefaults:
+    """What a function inherits from the stack."""
+
+    architecture: str
+    name_prefix: str
+    log_retention_days: int
+
+
+def _functions(top: "_Reader", images: tuple[ImageSettings, ...], defaults: _FunctionDefaults) -> tuple[FunctionSettings, ...]:
     raw = top.object_list("functions")
     image_names = [image.name for image in images]
     seen: dict[str, int] = {}
@@ -414,21 +418,39 @@ def _functions(
                 f"functions[{index}].name {name!r} is already used by functions[{seen[name]}]; names must be unique"
             )
         seen[name] = index
-        physical = f"{project}-{environment}-{name}"
-        if len(physical) > _MAX_FUNCTION_NAME:
+        physical = f"{defaults.name_prefix}-{name}"
+        if len(physical) > MAX_FUNCTION_NAME:
             raise SettingsError(
                 f"functions[{name}].name makes the function name {physical!r} ({len(physical)} characters); "
-                f"Lambda allows at most {_MAX_FUNCTION_NAME}"
+                f"Lambda allows at most {MAX_FUNCTION_NAME}"
             )
-        function = _function(reader, name, image_names, architecture)
+        function = _function(reader, name, physical, image_names, defaults)
         _check_workload_event(function)
         functions.append(function)
         reader.finish()
     return tuple(functions)
 
 
-def _function(reader: "_Reader", name: str, image_names: list[str], default_arch: str) -> FunctionSettings:
+def _function(reader: "_Reader", name: str, physical: str, image_names: list[str], defaults: _FunctionDefaults) -> FunctionSettings:
     image = reader.string("image", choices=image_names)
+    event = MappingProxyType(reader.object("event"))
+    schedule = _schedule(reader, event)
+    return FunctionSettings(
+        name=name,
+        image=image,
+        architecture=reader.string("architecture", defaults.architecture, choices=ARCHITECTURES),
+        args=_function_args(reader, name, physical, image, schedule, defaults),
+        schedule=schedule,
+        event=event,
+        environment=MappingProxyType(_environment(reader)),
+        pre_traffic_check=reader.boolean("pre_traffic_check", FunctionSettings.pre_traffic_check),
+    )
+
+
+def _function_args(
+    reader: "_Reader", name: str, physical: str, image: str, schedule: ScheduleArgs | None, defaults: _FunctionDefaults
+) -> ContainerFunctionArgs:
+    """The component's Args straight from config; each default is the Args' own."""
     reserved = reader.optional_integer(RESERVED_CONCURRENCY.name, minimum=RESERVED_CONCURRENCY.minimum, maximum=RESERVED_CONCURRENCY.maximum)
     if reserved is None:
         provisioned = reader.ranged(PROVISIONED_CONCURRENCY)
@@ -437,15 +459,13 @@ def _function(reader: "_Reader", name: str, image_names: list[str], default_arch
             PROVISIONED_CONCURRENCY.name, PROVISIONED_CONCURRENCY.default, minimum=PROVISIONED_CONCURRENCY.minimum, maximum=reserved,
             maximum_text=f"reserved_concurrency ({reserved})",
         )
-    mode = reader.string("provisioned_concurrency_mode", "fixed", choices=PROVISIONED_CONCURRENCY_MODES)
+    mode = reader.string("provisioned_concurrency_mode", ContainerFunctionArgs.provisioned_concurrency_mode, choices=PROVISIONED_CONCURRENCY_MODES)
     lead = reader.ranged(PROVISIONED_CONCURRENCY_LEAD_MINUTES)
-    schedule = _schedule(reader)
     if mode == "schedule_aligned" and provisioned > 0:
         _check_schedule_aligned(reader, schedule, lead)
-    settings = FunctionSettings(
-        name=name,
-        image=image,
-        architecture=reader.string("architecture", default_arch, choices=ARCHITECTURES),
+    return ContainerFunctionArgs(
+        function_name=physical,
+        description=reader.string("description", f"{name}: runs the {image} image", max_length=256),
         memory_mb=reader.ranged(MEMORY_MB),
         timeout_seconds=reader.ranged(TIMEOUT_SECONDS),
         ephemeral_storage_mb=reader.ranged(EPHEMERAL_STORAGE_MB),
@@ -453,18 +473,15 @@ def _function(reader: "_Reader", name: str, image_names: list[str], default_arch
         provisioned_concurrency=provisioned,
         provisioned_concurrency_mode=mode,
         provisioned_concurrency_lead_minutes=lead,
-        schedule=schedule,
-        event=MappingProxyType(reader.object("event")),
-        environment=MappingProxyType(_environment(reader)),
-        description=reader.string("description", f"{name}: runs the {image} image", max_length=256),
+        schedule_expression=schedule.expression if schedule else None,
+        schedule_timezone=schedule.timezone if schedule else ContainerFunctionArgs.schedule_timezone,
+        log_retention_days=defaults.log_retention_days,
         max_retry_attempts=reader.ranged(MAX_RETRY_ATTEMPTS),
         max_event_age_seconds=reader.ranged(MAX_EVENT_AGE_SECONDS),
-        function_url=reader.boolean("function_url", False),
-        log_format=reader.string("log_format", "JSON", choices=LOG_FORMATS),
-        pre_traffic_check=reader.boolean("pre_traffic_check", True),
-        live_version=reader.optional_integer("live_version", minimum=1, maximum=10**9),
+        function_url=reader.boolean("function_url", ContainerFunctionArgs.function_url),
+        log_format=reader.string("log_format", ContainerFunctionArgs.log_format, choices=LOG_FORMATS),
+        pinned_version=reader.optional_integer("live_version", minimum=1, maximum=10**9),
     )
-    return settings
 
 
 def _check_workload_event(function: FunctionSettings) -> None:
@@ -502,7 +519,7 @@ def _allow_list(top: "_Reader") -> tuple[AllowedFinding, ...]:
     return tuple(entries)
 
 
-def _check_schedule_aligned(reader: "_Reader", schedule: ScheduleSettings | None, lead: int) -> None:
+def _check_schedule_aligned(reader: "_Reader", schedule: ScheduleArgs | None, lead: int) -> None:
     """Schedule-aligned concurrency needs known run times, spaced further apart than the lead time."""
     mode_key = reader.key("provisioned_concurrency_mode")
     if schedule is None:
@@ -522,7 +539,7 @@ def _check_schedule_aligned(reader: "_Reader", schedule: ScheduleSettings | None
         )
 
 
-def _schedule(reader: "_Reader") -> ScheduleSettings | None:
+def _schedule(reader: "_Reader", event: Mapping[str, Any]) -> ScheduleArgs | None:
     body = reader.optional_object("schedule")
     if body is None:
         return None
@@ -535,18 +552,19 @@ def _schedule(reader: "_Reader") -> ScheduleSettings | None:
             f"{sub.key('expression')} must be a valid EventBridge cron(...) or rate(...) expression, "
             f"got {expression!r}: {error}"
         ) from None
-    timezone = sub.string("timezone", "UTC")
+    timezone = sub.string("timezone", ScheduleArgs.timezone)
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(
             f"{sub.key('timezone')} must be an IANA time zone such as UTC or America/Chicago, got {timezone!r}"
         ) from None
-    settings = ScheduleSettings(
+    settings = ScheduleArgs(
         expression=expression.strip(),
         timezone=timezone,
-        retry_attempts=sub.integer("retry_attempts", 3, minimum=0, maximum=185),
-        max_event_age_seconds=sub.integer("max_event_age_seconds", 3600, minimum=60, maximum=86400),
+        payload=event,
+        retry_attempts=sub.ranged(SCHEDULE_RETRY_ATTEMPTS),
+        max_event_age_seconds=sub.ranged(SCHEDULE_MAX_EVENT_AGE_SECONDS),
     )
     sub.finish()
     return settings
@@ -557,7 +575,7 @@ def _environment(reader: "_Reader") -> dict[str, str]:
     for key in variables:
         if not _ENV_VAR.match(key):
             raise SettingsError(f"{reader.key('environment')} key {key!r} is not a valid environment variable name")
-        if _RESERVED_ENV.match(key):
+        if RESERVED_ENVIRONMENT.match(key):
             raise SettingsError(f"{reader.key('environment')} key {key!r} is reserved by Lambda")
     return variables
 
@@ -636,9 +654,10 @@ class _Reader:
             raise SettingsError(f"{self.key(name)} must be at most {maximum_text or maximum}, got {value}")
         return value
 
-    def ranged(self, limit: Range) -> int:
-        """A whole number within one of components/limits.py's ranges, defaulting to its default."""
-        return self.integer(limit.name, int(limit.default), minimum=int(limit.minimum), maximum=int(limit.maximum))
+    def ranged(self, limit: Range, *, key: str | None = None) -> int:
+        """A whole number within one of components/limits.py's ranges, defaulting to its default; `key`
+        when the config key differs from the range's name (e.g. `ecr_` prefixed)."""
+        return self.integer(key or limit.name, int(limit.default), minimum=int(limit.minimum), maximum=int(limit.maximum))
 
     def optional_integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
         if self._data.get(name) is None:

@@ -69,13 +69,13 @@ def main() -> int:
             from trainer import handler as trainer_handler
 
             started = time.perf_counter()
-            training = trainer_handler.handler(dict(trainer.event), Context(settings.function_name(trainer), trainer.memory_mb, trainer.timeout_seconds))
+            training = trainer_handler.handler(dict(trainer.event), Context(settings.function_name(trainer), trainer.args.memory_mb, trainer.args.timeout_seconds))
             train_seconds = time.perf_counter() - started
             for function in predictors:
                 apply_environment(names.variables(service=settings.function_name(function)))
                 event = dict(function.event)
                 results[event["commodity"]] = predictor_handler.handler(
-                    event, Context(settings.function_name(function), function.memory_mb, function.timeout_seconds)
+                    event, Context(settings.function_name(function), function.args.memory_mb, function.args.timeout_seconds)
                 )
         print(f"trainer ({settings.function_name(trainer)}) trained {len(training['models'])} models in {train_seconds:.1f}s")
         print(f"handler logs and metrics: {log_path.relative_to(ROOT)}\n")

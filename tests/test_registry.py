@@ -90,8 +90,8 @@ def test_outputs_name_url_and_arn():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"keep_release_images": 1}, "keep_release_images must be at least 2 (the live image and one to roll back to), got 1"),
-    ({"untagged_expire_days": 0}, "untagged_expire_days must be at least 1, got 0"),
+    ({"keep_release_images": 1}, "keep_release_images must be between 2 and 1000, got 1"),
+    ({"untagged_expire_days": 0}, "untagged_expire_days must be between 1 and 3650, got 0"),
     ({"repository_name": "Commodity/Dev"}, "repository_name must be 2-256 lowercase letters"),
 ])
 def test_refuses_bad_arguments(overrides, message):

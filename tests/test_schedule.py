@@ -10,7 +10,7 @@ from components.function import ContainerFunction, ContainerFunctionArgs
 from components.image import LambdaImage, LambdaImageArgs
 from components.registry import EcrRepository, EcrRepositoryArgs
 from components.schedule import Schedule, ScheduleArgs, ScheduleError, staggered_expressions
-from components.settings import FunctionSettings, ScheduleSettings
+from components.settings import FunctionSettings
 from tests.conftest import run_program
 
 ALIAS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:commodity-forecasts-dev-corn:live"
@@ -74,7 +74,7 @@ def test_refuses_bad_arguments(overrides, message):
 
 
 def fn(name, expression, timezone="UTC"):
-    return FunctionSettings(name=name, image="predictor", architecture="arm64", schedule=ScheduleSettings(expression, timezone))
+    return FunctionSettings(name=name, image="predictor", architecture="arm64", schedule=ScheduleArgs(expression, timezone=timezone))
 
 
 def test_functions_sharing_a_base_time_are_staggered_in_declared_order():

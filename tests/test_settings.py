@@ -46,7 +46,7 @@ def test_valid_config_gives_frozen_typed_settings_with_defaults():
     assert settings.log_retention_days == 30
     assert [f.name for f in settings.functions] == ["corn", "trainer"]
     corn_settings = settings.functions[0]
-    assert (corn_settings.memory_mb, corn_settings.timeout_seconds, corn_settings.architecture) == (1024, 300, "arm64")
+    assert (corn_settings.args.memory_mb, corn_settings.args.timeout_seconds, corn_settings.architecture) == (1024, 300, "arm64")
     assert corn_settings.schedule.expression == "cron(0 2 * * ? *)"
     assert corn_settings.schedule.timezone == "UTC"
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -62,7 +62,7 @@ def test_values_as_pulumi_passes_them_are_decoded():
     settings = settings_from_config(config, stack="dev")
     assert settings.protect is False
     assert settings.log_retention_days == 14
-    assert settings.functions[1].memory_mb == 3008
+    assert settings.functions[1].args.memory_mb == 3008
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -414,11 +414,11 @@ def test_a_data_bucket_name_too_long_for_any_account_is_refused():
 def test_the_pre_traffic_check_is_on_by_default_and_can_be_turned_off_or_pinned():
     settings = settings_from_config(base_config(), stack="dev")
     [corn_settings, trainer] = settings.functions
-    assert corn_settings.pre_traffic_check is True and corn_settings.live_version is None
+    assert corn_settings.pre_traffic_check is True and corn_settings.args.pinned_version is None
     assert corn_settings.dry_run_event == {"commodity": "corn", "dry_run": True} and trainer.dry_run_event == {"dry_run": True}
     config = base_config()
     corn(config).update(pre_traffic_check=False, live_version=7)
     [corn_settings, _] = settings_from_config(config, stack="dev").functions
-    assert (corn_settings.pre_traffic_check, corn_settings.live_version) == (False, 7)
+    assert (corn_settings.pre_traffic_check, corn_settings.args.pinned_version) == (False, 7)
     corn(config)["live_version"] = 0
     refuse(config, "functions[corn].live_version must be between 1 and 1000000000, got 0")

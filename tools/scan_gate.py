@@ -149,9 +149,13 @@ def render(findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
+SCAN_TIMEOUT_SECONDS = 900.0
+"""How long the gate waits for ECR's scan of one image before it cannot decide (exit 2)."""
+
+
 def run(
     uris: list[str], gate: ScanGateSettings, *, client_for: Callable[[str], object], today: date,
-    timeout_seconds: float = 900, poll_seconds: float = 15,
+    timeout_seconds: float = SCAN_TIMEOUT_SECONDS, poll_seconds: float = 15,
     sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic, out: TextIO | None = None,
 ) -> int:
     out = out or sys.stdout
@@ -185,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, help="stack whose threshold and allow-list apply (Pulumi.<stack>.yaml)")
     parser.add_argument("--image-uri", action="append", default=[], help="repo@sha256:digest to check; repeatable")
     parser.add_argument("--images-json", help="file (or - for stdin) with `pulumi stack output images --json`: an object of name to image URI")
-    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for each scan (default 900)")
+    parser.add_argument("--timeout", type=float, default=SCAN_TIMEOUT_SECONDS, help=f"seconds to wait for each scan (default {SCAN_TIMEOUT_SECONDS:g})")
     parser.add_argument("--poll", type=float, default=15, help="seconds between polls (default 15)")
     args = parser.parse_args(argv)  # bad arguments: argparse exits 2
     try:

@@ -18,6 +18,7 @@ import threading
 from common.environment import WorkloadEnvironment
 from common.events import today_utc
 from common.contract import COMMODITIES
+from components.limits import TIMEOUT_SECONDS
 from components.settings import settings_from_config, stack_config
 from demo.emulator import Emulator, create_data_plane, seed_prices, stack_names
 from tools.images import INVOKE_PATH, ROOT, LambdaContainer, build, host_architecture
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             **{key: value for key, value in emulator.environment.items()},
             **names.variables(service="serve"),
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": "900",
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(TIMEOUT_SECONDS.maximum)),
         }
         try:
             for image, port in (("trainer", options.trainer_port), ("predictor", options.predictor_port)):
