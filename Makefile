@@ -16,7 +16,7 @@ EXPORTS := $(IMAGE_LOCKS) tools/lambda-base/requirements.txt requirements.txt
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: test demo bench docker images serve lock exports upgrade check-python clean
+.PHONY: test demo bench cost docker images serve lock exports upgrade check-python clean
 
 test: $(VENV)/.synced
 	UV=$(UV) $(BIN)/pytest
@@ -26,6 +26,10 @@ demo: $(VENV)/.synced
 
 bench: $(VENV)/.synced docker
 	UV=$(UV) $(BIN)/python -m bench
+
+# Every stack's monthly estimate from its settings and the resources its program declares (tools/cost.py).
+cost: $(VENV)/.synced
+	$(BIN)/python -m tools.cost --all
 
 # A Docker engine, arm64 emulation and the stand-in base images (root, Debian).
 docker: $(UV)

@@ -227,3 +227,34 @@ def _number(name: str, token: str) -> int:
     if name == "day-of-week" and token in _DAYS:
         return _DAYS.index(token) + 1
     raise ScheduleExpressionError(f"{name} value {token!r} is not valid")
+
+
+HOURS_PER_MONTH = 730
+"""AWS's monthly convention (its pricing calculator's): 8,760 hours a year over 12 months."""
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+
+
+def runs_per_month(expression: str) -> float:
+    """How often `expression` fires in an average month: runs per day on the days it fires, times those
+    days. The year field is taken as every year; day-of-month lists, `L` and `W` count once per month."""
+    parsed = parse(expression)
+    if isinstance(parsed, RateExpression):
+        return DAYS_PER_MONTH * 24 * 60 / parsed.minutes
+    months = 12 if parsed.month == "*" else len(_months(parsed.month))
+    if parsed.day_of_month not in ("*", "?"):
+        days = len(parsed.day_of_month.split(",")) * months / 12
+    elif parsed.day_of_week not in ("*", "?") and ("#" in parsed.day_of_week or parsed.day_of_week.endswith("L")):
+        days = len(parsed.day_of_week.split(",")) * months / 12
+    else:
+        days = DAYS_PER_MONTH * len(days_of_week(parsed.day_of_week)) / 7 * months / 12
+    return days * len(parsed.minutes_of_day())
+
+
+def _months(value: str) -> list[int]:
+    months: set[int] = set()
+    for part in value.split(","):
+        base, _, step = part.partition("/")
+        bounds = [_number("month", token) for token in base.split("-")] if base != "*" else [1, 12]
+        start, end = bounds[0], bounds[-1] if len(bounds) > 1 else (12 if step else bounds[0])
+        months.update(range(start, end + 1, int(step) if step else 1))
+    return sorted(months)

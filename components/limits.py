@@ -25,6 +25,10 @@ SCHEDULE_MAX_EVENT_AGE_SECONDS = Range("max_event_age_seconds", 3600, 60, 86400,
 SCHEDULE_RANGES = (SCHEDULE_RETRY_ATTEMPTS, SCHEDULE_MAX_EVENT_AGE_SECONDS)
 ECR_UNTAGGED_EXPIRE_DAYS = Range("untagged_expire_days", 1, 1, 3650, "Days after push an untagged image expires.")
 ECR_KEEP_RELEASE_IMAGES = Range("keep_release_images", 5, 2, 1000, "Newest release images kept (the live one and one to roll back to).")
+EXPECTED_DURATION_SECONDS = Range("expected_duration_seconds", 30, 1, 900, "What one run is expected to take (cost estimate only; at most the timeout).")
+COST_LOG_KB_PER_RUN = Range("cost_log_kb_per_run", 20, 0, 1_000_000, "Log data one run writes, KB (cost estimate only).")
+COST_DATA_GB = Range("cost_data_gb", 1, 0, 1_000_000, "Data kept in the stack's bucket, GB (cost estimate only).")
+COST_CHANGED_MB_PER_RELEASE = Range("cost_changed_mb_per_release", 10, 0, 100_000, "New layer data an older kept release adds in ECR, MB (cost estimate only).")
 MAX_FUNCTION_NAME = 64
 """Lambda's longest function name."""
 FUNCTION_NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{MAX_FUNCTION_NAME}}}$")

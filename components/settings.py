@@ -26,9 +26,13 @@ from components import cron
 from components.function import ContainerFunctionArgs
 from components.limits import (
     ARCHITECTURES,
+    COST_CHANGED_MB_PER_RELEASE,
+    COST_DATA_GB,
+    COST_LOG_KB_PER_RUN,
     ECR_KEEP_RELEASE_IMAGES,
     ECR_UNTAGGED_EXPIRE_DAYS,
     EPHEMERAL_STORAGE_MB,
+    EXPECTED_DURATION_SECONDS,
     LOG_FORMATS,
     LOG_RETENTION_DAYS,
     LOG_RETENTION_DAYS_DEFAULT,
@@ -90,6 +94,8 @@ class FunctionSettings:
     """The stack's own extra variables (the workload contract's are added by the program)."""
     pre_traffic_check: bool = True
     """Invoke each new version with `dry_run_event` before `live` moves to it (README: Deploying safely)."""
+    expected_duration_seconds: int = int(EXPECTED_DURATION_SECONDS.default)
+    """What one run is expected to take: only the cost estimate (`tools.cost`) reads it."""
 
     def __post_init__(self) -> None:
         if self.args is None:
@@ -147,6 +153,18 @@ class ScanGateSettings:
 
 
 @dataclass(frozen=True)
+class CostSettings:
+    """Usage the cost estimate (`tools.cost`) assumes where the program cannot know it; nothing deployed
+    depends on these."""
+
+    log_kb_per_run: int = int(COST_LOG_KB_PER_RUN.default)
+    data_gb: int = int(COST_DATA_GB.default)
+    changed_mb_per_release: int = int(COST_CHANGED_MB_PER_RELEASE.default)
+    image_mb: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Image → MB stored in ECR; an image not listed is estimated at its Dockerfile's size budget."""
+
+
+@dataclass(frozen=True)
 class WorkloadSettings:
     """What the workloads are told (common/contract.py names the variables): ranges live with each Knob."""
 
@@ -184,6 +202,7 @@ class Settings:
     runbook_url: str = "README.md#runbook"
     scan_gate: ScanGateSettings = ScanGateSettings()
     workload: WorkloadSettings = WorkloadSettings()
+    cost: CostSettings = CostSettings()
 
     @property
     def name_prefix(self) -> str:
@@ -279,6 +298,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
     ecr, alarms = _ecr(top), _alarms(top)
     runbook_url = top.string("runbook_url", Settings.runbook_url, max_length=1024)
     scan_gate = _scan_gate(top)
+    cost = _cost(top)
     images = _images(top)
     functions = _functions(top, images, _FunctionDefaults(architecture, f"{project}-{environment}", log_retention_days))
     top.finish()
@@ -302,6 +322,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         runbook_url=runbook_url,
         scan_gate=scan_gate,
         workload=workload,
+        cost=cost,
     )
 
 
@@ -360,6 +381,20 @@ def _scan_gate(top: "_Reader") -> ScanGateSettings:
     return ScanGateSettings(
         severity_threshold=top.string("scan_severity_threshold", ScanGateSettings.severity_threshold, choices=SEVERITIES),
         allow_list=_allow_list(top),
+    )
+
+
+def _cost(top: "_Reader") -> CostSettings:
+    image_mb = {}
+    for image, value in top.string_or_number_map("cost_image_mb").items():
+        image_mb[image] = _decode(f"cost_image_mb.{image}", value, int)
+        if not 1 <= image_mb[image] <= 10_240:
+            raise SettingsError(f"cost_image_mb.{image} must be between 1 and 10240, got {image_mb[image]}")
+    return CostSettings(
+        log_kb_per_run=top.ranged(COST_LOG_KB_PER_RUN),
+        data_gb=top.ranged(COST_DATA_GB),
+        changed_mb_per_release=top.ranged(COST_CHANGED_MB_PER_RELEASE),
+        image_mb=MappingProxyType(image_mb),
     )
 
 
@@ -435,16 +470,27 @@ def _function(reader: "_Reader", name: str, physical: str, image_names: list[str
     image = reader.string("image", choices=image_names)
     event = MappingProxyType(reader.object("event"))
     schedule = _schedule(reader, event)
+    args = _function_args(reader, name, physical, image, schedule, defaults)
     return FunctionSettings(
         name=name,
         image=image,
         architecture=reader.string("architecture", defaults.architecture, choices=ARCHITECTURES),
-        args=_function_args(reader, name, physical, image, schedule, defaults),
+        args=args,
         schedule=schedule,
         event=event,
         environment=MappingProxyType(_environment(reader)),
         pre_traffic_check=reader.boolean("pre_traffic_check", FunctionSettings.pre_traffic_check),
+        expected_duration_seconds=_expected_duration(reader, args.timeout_seconds),
     )
+
+
+def _expected_duration(reader: "_Reader", timeout_seconds: int) -> int:
+    seconds = reader.ranged(EXPECTED_DURATION_SECONDS)
+    if seconds > timeout_seconds:
+        raise SettingsError(
+            f"{reader.key('expected_duration_seconds')} ({seconds}) must not exceed timeout_seconds ({timeout_seconds})"
+        )
+    return seconds
 
 
 def _function_args(
@@ -690,6 +736,9 @@ class _Reader:
             if not isinstance(value, str):
                 raise SettingsError(f"{self.key(name)}.{key} must be a string, got {_show(value)}")
         return dict(values)
+
+    def string_or_number_map(self, name: str) -> dict[str, Any]:
+        return dict(_decode(self.key(name), self._take(name, {}), dict))
 
     def object(self, name: str) -> dict[str, Any]:
         return dict(_decode(self.key(name), self._take(name, {}), dict))

@@ -55,3 +55,17 @@ def test_shift_refuses_expressions_without_a_single_time():
 def test_rate_minutes():
     assert cron.parse("rate(2 hours)").minutes == 120
     assert cron.parse("rate(1 day)").minutes == 1440
+
+
+@pytest.mark.parametrize("expression, per_month", [
+    ("cron(0 2 * * ? *)", 730 / 24),                      # daily: the 730-hour month's days
+    ("cron(0 1 ? * SUN *)", 730 / 24 / 7),                # weekly
+    ("cron(0/15 * ? * MON-FRI *)", 730 / 24 * 5 / 7 * 96),  # every 15 minutes on weekdays
+    ("cron(0 2 1 * ? *)", 1),                             # the first of every month
+    ("cron(0 2 1,15 JAN-JUN ? *)", 2 * 6 / 12),           # twice a month, half the year
+    ("cron(0 2 ? * MON#1 *)", 1),                         # the first Monday
+    ("rate(1 hour)", 730),
+    ("rate(30 minutes)", 1460),
+])
+def test_runs_per_month_counts_what_the_cost_estimate_prices(expression, per_month):
+    assert cron.runs_per_month(expression) == pytest.approx(per_month)

@@ -97,6 +97,20 @@ def test_pull_request_previews_both_stacks_with_the_policy_pack_and_comments():
     assert test_step["env"]["REQUIRE_DOCKER"] == "1"
 
 
+def test_pull_request_comments_each_stacks_cost_and_its_change_against_main():
+    from tools.cost import COMMENT_MARKER
+
+    job = load("pull-request.yml")["jobs"]["cost"]
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}, "no AWS access, no id-token"
+    [base] = [s for s in job["steps"] if s.get("with", {}).get("path") == ".base"]
+    assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}" and base["with"]["persist-credentials"] is False
+    runs = "\n".join(s.get("run", "") for s in job["steps"])
+    assert "tools.cost --all --json" in runs and "--markdown --baseline base-cost.json > cost.md" in runs
+    assert 'head -n 1 cost.md' in runs and "PATCH" in runs, "the comment is found by its marker and updated, not duplicated"
+    assert "${{" not in runs, "no expression expanded inside run:"
+    assert COMMENT_MARKER.startswith("<!--")
+
+
 def test_merge_deploys_dev_then_prod_through_the_gate():
     deploy = load("deploy.yml")
     triggers = deploy.get("on", deploy.get(True))

@@ -422,3 +422,23 @@ def test_the_pre_traffic_check_is_on_by_default_and_can_be_turned_off_or_pinned(
     assert (corn_settings.pre_traffic_check, corn_settings.args.pinned_version) == (False, 7)
     corn(config)["live_version"] = 0
     refuse(config, "functions[corn].live_version must be between 1 and 1000000000, got 0")
+
+
+def test_cost_assumptions_have_documented_defaults_and_are_range_checked():
+    settings = settings_from_config(base_config(), stack="dev")
+    assert settings.functions[0].expected_duration_seconds == 30
+    assert (settings.cost.log_kb_per_run, settings.cost.data_gb, settings.cost.changed_mb_per_release) == (20, 1, 10)
+    assert dict(settings.cost.image_mb) == {}
+    config = base_config()
+    config[f"{P}:cost_image_mb"] = {"predictor": 180}
+    corn(config).update(expected_duration_seconds=12)
+    settings = settings_from_config(config, stack="dev")
+    assert (settings.functions[0].expected_duration_seconds, settings.cost.image_mb["predictor"]) == (12, 180)
+    corn(config).update(expected_duration_seconds=301)
+    refuse(config, "functions[corn].expected_duration_seconds (301) must not exceed timeout_seconds (300)")
+    corn(config).pop("expected_duration_seconds")
+    config[f"{P}:cost_image_mb"] = {"predictor": 0}
+    refuse(config, "cost_image_mb.predictor must be between 1 and 10240, got 0")
+    config[f"{P}:cost_image_mb"] = {}
+    config[f"{P}:cost_log_kb_per_run"] = -1
+    refuse(config, "cost_log_kb_per_run must be between 0 and 1000000, got -1")

@@ -1,0 +1,466 @@
+"""What a stack costs a month: every line item priced from the stack's own settings and from the
+resources its program really declares.
+
+    python -m tools.cost dev            one stack, as a table
+    python -m tools.cost --all          every Pulumi.<stack>.yaml (what `make cost` prints)
+    python -m tools.cost dev --json     for machines
+    python -m tools.cost --all --markdown --baseline main.json
+                                        the pull request's comment: each stack and its change against main
+
+Nothing here re-derives what the program decides. Run times come from the effective (staggered)
+schedules of `components.schedule.staggered_expressions`; schedule-aligned provisioned concurrency is
+priced over exactly the windows `components.function.provisioned_windows` gives the program; alarms,
+dashboards, KMS keys, queues and log groups are counted in the program's own resource graph, run under
+Pulumi mocks (`tools/program_graph.py`: no engine, no cloud). Prices come from `tools/aws_prices.yaml`,
+a dated table with each source named; a region it does not price is refused, never priced at zero.
+
+What it cannot know is a setting with a documented default: each function's
+`expected_duration_seconds`, and `cost_log_kb_per_run`, `cost_data_gb`, `cost_image_mb`,
+`cost_changed_mb_per_release`. Free tiers and Savings Plans are not applied.
+
+Exit codes: 0 printed, 2 could not decide (unknown stack, invalid settings, unpriced region, bad price table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from components import cron
+from components.function import provisioned_windows
+from components.schedule import staggered_expressions
+from components.settings import FunctionSettings, Settings
+from tools.cli import ROOT, CannotDecide, exit_code, stack_settings
+
+PRICES = Path(__file__).with_name("aws_prices.yaml")
+COMMENT_MARKER = "<!-- commodity-forecasts:cost -->"
+"""The pull-request comment's first line: the workflow finds and updates its own comment by it."""
+GB_PER_MB = 1 / 1024
+GB_PER_KB = 1 / (1024 * 1024)
+BILLING_STEP_MINUTES = 5
+"""Provisioned concurrency is billed from enable to disable, rounded up to five minutes (Lambda pricing page)."""
+FREE_EPHEMERAL_MB = 512
+"""Ephemeral storage up to 512 MB is included in the duration price."""
+PREDICTION_ITEM_KB = 1
+"""A prediction item in DynamoDB is under 1 KB: one write request unit per write."""
+
+
+@dataclass(frozen=True)
+class RunRequests:
+    """Storage requests one run makes, read from the workloads' code paths (images/*/service.py, training.py)."""
+
+    s3_get: int
+    s3_put: int
+    dynamodb_write: int = 0
+    dynamodb_read: int = 0
+
+
+REQUESTS_PER_RUN = {
+    # Pointer, metadata, model, checksum file, two years of prices, the legacy document's previous
+    # version; writes: dated full JSON and the mobile app's document; one conditional item write and read.
+    "predictor": RunRequests(s3_get=7, s3_put=2, dynamodb_write=1, dynamodb_read=1),
+    # Per commodity (three): every year file of history (~20), the serving pointer and metadata; writes:
+    # model, metadata, backtest, pointer.
+    "trainer": RunRequests(s3_get=66, s3_put=12),
+}
+"""An image not listed (another program's) makes no storage requests in the estimate; the table says so."""
+
+
+class PriceTableError(CannotDecide):
+    """The price table cannot price this stack."""
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    as_of: str
+    hours_per_month: int
+    regions: dict[str, dict[str, float]]
+    unverified: dict[str, frozenset[str]]
+    sources: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path = PRICES) -> "PriceTable":
+        data = yaml.safe_load(path.read_text())
+        regions, unverified = {}, {}
+        for region, prices in data["regions"].items():
+            prices = dict(prices)
+            unverified[region] = frozenset(prices.pop("unverified", ()))
+            for key, value in prices.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise PriceTableError(f"{path.name}: {region}.{key} must be a price of 0 or more, got {value!r}")
+            regions[region] = {key: float(value) for key, value in prices.items()}
+        every_key = set().union(*regions.values())
+        for region, prices in regions.items():
+            missing = sorted(every_key - set(prices))
+            if missing:
+                raise PriceTableError(f"{path.name}: region {region} has no price for {', '.join(missing)}")
+        if data["hours_per_month"] != cron.HOURS_PER_MONTH:
+            raise PriceTableError(f"{path.name}: hours_per_month {data['hours_per_month']} is not the program's {cron.HOURS_PER_MONTH}")
+        return cls(str(data["as_of"]), int(data["hours_per_month"]), regions, unverified, data.get("sources", {}))
+
+    def region(self, region: str) -> dict[str, float]:
+        if region not in self.regions:
+            raise PriceTableError(
+                f"region {region} is not in the price table (tools/aws_prices.yaml prices {', '.join(self.regions)}); "
+                "add its prices from the AWS pricing pages named there"
+            )
+        return self.regions[region]
+
+
+@dataclass(frozen=True)
+class LineItem:
+    service: str
+    item: str
+    quantity: float
+    unit: str
+    price_key: str
+    unit_price: float
+
+    @property
+    def usd(self) -> float:
+        return self.quantity * self.unit_price
+
+
+@dataclass(frozen=True)
+class ConcurrencyOption:
+    """Provisioned concurrency of one function in the mode it has and in the other one."""
+
+    function: str
+    mode: str
+    usd: float
+    other_mode: str
+    other_usd: float | None
+    """None when the other mode is not possible (e.g. schedule-aligned without a cron schedule)."""
+
+
+@dataclass
+class Estimate:
+    stack: str
+    region: str
+    as_of: str
+    items: list[LineItem] = field(default_factory=list)
+    concurrency: list[ConcurrencyOption] = field(default_factory=list)
+    unverified: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return sum(item.usd for item in self.items)
+
+    def by_service(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for item in self.items:
+            totals[item.service] = totals.get(item.service, 0.0) + item.usd
+        return totals
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack, "region": self.region, "prices_as_of": self.as_of, "currency": "USD",
+            "total_usd": round(self.total, 2),
+            "services": {service: round(usd, 2) for service, usd in self.by_service().items()},
+            "items": [
+                {"service": i.service, "item": i.item, "quantity": i.quantity, "unit": i.unit,
+                 "price": i.price_key, "unit_price": i.unit_price, "usd": round(i.usd, 4)}
+                for i in self.items
+            ],
+            "provisioned_concurrency": [
+                {"function": c.function, "mode": c.mode, "usd": round(c.usd, 2), "other_mode": c.other_mode,
+                 "other_usd": None if c.other_usd is None else round(c.other_usd, 2)}
+                for c in self.concurrency
+            ],
+            "unverified_prices": sorted(self.unverified),
+            "notes": self.notes,
+        }
+
+
+class _Pricer:
+    """Adds line items at one region's prices, remembering which unconfirmed prices were used."""
+
+    def __init__(self, table: PriceTable, estimate: Estimate):
+        self.prices = table.region(estimate.region)
+        self.unconfirmed = table.unverified[estimate.region]
+        self.estimate = estimate
+
+    def add(self, service: str, item: str, quantity: float, unit: str, price_key: str) -> None:
+        self.estimate.items.append(LineItem(service, item, quantity, unit, price_key, self.prices[price_key]))
+        if price_key in self.unconfirmed:
+            self.estimate.unverified.add(price_key)
+
+    def price(self, key: str) -> float:
+        if key in self.unconfirmed:
+            self.estimate.unverified.add(key)
+        return self.prices[key]
+
+
+def estimate(settings: Settings, graph: Any, table: PriceTable) -> Estimate:
+    """Every line item of one stack. `graph` is the program's resource graph under mocks."""
+    result = Estimate(settings.stack, settings.region, table.as_of)
+    pricer = _Pricer(table, result)
+    effective = staggered_expressions(settings.functions, settings.stagger_minutes)
+    for spec in settings.functions:
+        _function_items(pricer, settings, spec, effective.get(spec.name))
+    _scheduler_items(pricer, settings, effective)
+    _storage_items(pricer, settings, effective)
+    _registry_items(pricer, settings)
+    _monitoring_items(pricer, graph)
+    _queue_and_key_items(pricer, graph)
+    return result
+
+
+def runs_per_month(expression: str | None) -> float:
+    """Scheduled runs a month (0 without a schedule: on-demand use is not estimated)."""
+    return cron.runs_per_month(expression) if expression else 0.0
+
+
+def _function_items(pricer: _Pricer, settings: Settings, spec: FunctionSettings, expression: str | None) -> None:
+    args = replace(spec.args, schedule_expression=expression)
+    name, arch, memory_gb = spec.name, spec.architecture, args.memory_mb * GB_PER_MB
+    runs = runs_per_month(expression)
+    if expression is None:
+        pricer.estimate.notes.append(f"{name}: no schedule; on-demand invocations are not estimated")
+    pricer.add("Lambda", f"{name} requests", runs, "requests", "lambda_request")
+    warm = args.provisioned_concurrency > 0
+    duration_key = f"lambda_provisioned_duration_gb_second_{arch}" if warm else f"lambda_gb_second_{arch}"
+    pricer.add("Lambda", f"{name} duration ({arch}, {args.memory_mb} MB × {spec.expected_duration_seconds} s"
+               f"{', on provisioned concurrency' if warm else ''})",
+               runs * spec.expected_duration_seconds * memory_gb, "GB-s", duration_key)
+    extra_gb = max(0, args.ephemeral_storage_mb - FREE_EPHEMERAL_MB) * GB_PER_MB
+    if extra_gb:
+        pricer.add("Lambda", f"{name} ephemeral storage above {FREE_EPHEMERAL_MB} MB",
+                   runs * spec.expected_duration_seconds * extra_gb, "GB-s", "lambda_ephemeral_gb_second")
+    if warm:
+        _provisioned_items(pricer, name, args, arch, memory_gb)
+    retention = args.log_retention_days
+    ingested_gb = runs * settings.cost.log_kb_per_run * GB_PER_KB
+    pricer.add("CloudWatch Logs", f"{name} ingestion ({settings.cost.log_kb_per_run} KB a run)", ingested_gb, "GB", "logs_ingestion_gb")
+    pricer.add("CloudWatch Logs", f"{name} storage ({retention} days kept)",
+               ingested_gb * min(retention, 3653) / cron.DAYS_PER_MONTH, "GB-month", "logs_storage_gb_month")
+    pricer.add("X-Ray", f"{name} traces (tracing Active: one a run)", runs, "traces", "xray_trace")
+
+
+def provisioned_seconds(args, mode: str) -> float:
+    """Seconds a month one unit of provisioned concurrency is billed in `mode`: always, or over the
+    windows the program creates (components.function.provisioned_windows), each rounded up to five minutes."""
+    if mode == "fixed":
+        return cron.HOURS_PER_MONTH * 3600.0
+    windows = provisioned_windows(args.schedule_expression, args.timeout_seconds, args.provisioned_concurrency_lead_minutes)
+    parsed = cron.parse(args.schedule_expression)
+    days = cron.runs_per_month(args.schedule_expression) / len(parsed.minutes_of_day())
+    seconds = 0.0
+    for warm, cool in windows:
+        start, end = (cron.parse(expression).minutes_of_day()[0] for expression in (warm, cool))
+        minutes = (end - start) % (24 * 60)
+        seconds += math.ceil(minutes / BILLING_STEP_MINUTES) * BILLING_STEP_MINUTES * 60 * days
+    return seconds
+
+
+def _provisioned_items(pricer: _Pricer, name: str, args, arch: str, memory_gb: float) -> None:
+    mode = args.provisioned_concurrency_mode
+    rate = pricer.price(f"lambda_provisioned_gb_second_{arch}")
+    per_unit_gb = args.provisioned_concurrency * memory_gb
+    seconds = provisioned_seconds(args, mode)
+    what = "always on" if mode == "fixed" else f"schedule-aligned: {len(provisioned_windows(args.schedule_expression, args.timeout_seconds, args.provisioned_concurrency_lead_minutes))} window(s) a day"
+    pricer.add("Lambda", f"{name} provisioned concurrency ×{args.provisioned_concurrency} ({what})",
+               seconds * per_unit_gb, "GB-s", f"lambda_provisioned_gb_second_{arch}")
+    other = "schedule_aligned" if mode == "fixed" else "fixed"
+    other_usd = None
+    if other == "fixed" or _alignable(args):
+        other_usd = provisioned_seconds(args, other) * per_unit_gb * rate
+    pricer.estimate.concurrency.append(ConcurrencyOption(name, mode, seconds * per_unit_gb * rate, other, other_usd))
+
+
+def _alignable(args) -> bool:
+    try:
+        provisioned_windows(args.schedule_expression or "", args.timeout_seconds, args.provisioned_concurrency_lead_minutes)
+    except (ValueError, cron.ScheduleExpressionError):
+        return False
+    return bool(args.schedule_expression)
+
+
+def _scheduler_items(pricer: _Pricer, settings: Settings, effective: dict[str, str]) -> None:
+    invocations = sum(runs_per_month(expression) for expression in effective.values())
+    pricer.add("EventBridge Scheduler", f"invocations ({len(effective)} schedules)", invocations, "invocations", "scheduler_invocation")
+
+
+def _storage_items(pricer: _Pricer, settings: Settings, effective: dict[str, str]) -> None:
+    totals = RunRequests(0, 0)
+    for spec in settings.functions:
+        runs = runs_per_month(effective.get(spec.name))
+        per_run = REQUESTS_PER_RUN.get(spec.image)
+        if per_run is None:
+            pricer.estimate.notes.append(f"{spec.name}: image {spec.image!r} has no request profile; its S3 and DynamoDB requests are not estimated")
+            continue
+        totals = RunRequests(
+            totals.s3_get + round(per_run.s3_get * runs), totals.s3_put + round(per_run.s3_put * runs),
+            totals.dynamodb_write + round(per_run.dynamodb_write * runs), totals.dynamodb_read + round(per_run.dynamodb_read * runs),
+        )
+    pricer.add("S3", f"data bucket storage ({settings.cost.data_gb} GB)", settings.cost.data_gb, "GB-month", "s3_storage_gb_month")
+    pricer.add("S3", "GET requests", totals.s3_get, "requests", "s3_get_request")
+    pricer.add("S3", "PUT requests", totals.s3_put, "requests", "s3_put_request")
+    pricer.add("DynamoDB", "on-demand writes", totals.dynamodb_write, "write request units", "dynamodb_write_request_unit")
+    pricer.add("DynamoDB", "on-demand reads", totals.dynamodb_read, "read request units", "dynamodb_read_request_unit")
+    stored_gb = totals.dynamodb_write * 12 * PREDICTION_ITEM_KB * GB_PER_KB
+    pricer.add("DynamoDB", "storage (a year of predictions)", stored_gb, "GB-month", "dynamodb_storage_gb_month")
+
+
+def image_size_mb(image: str, settings: Settings, root: Path = ROOT) -> int:
+    """The configured size, else the Dockerfile's size budget (what the project adds to the base image)."""
+    if image in settings.cost.image_mb:
+        return settings.cost.image_mb[image]
+    dockerfile = root / "images" / image / "Dockerfile"
+    match = re.search(r'org\.commodity-forecasts\.size-budget-mb="(\d+)"', dockerfile.read_text()) if dockerfile.is_file() else None
+    if match is None:
+        raise CannotDecide(f"image {image!r}: set cost_image_mb.{image} (its Dockerfile at {dockerfile} has no size-budget label)")
+    return int(match.group(1))
+
+
+def _registry_items(pricer: _Pricer, settings: Settings) -> None:
+    kept = settings.ecr.keep_release_images
+    for image, architecture in settings.image_builds():
+        size = image_size_mb(image, settings)
+        stored = size + (kept - 1) * settings.cost.changed_mb_per_release
+        pricer.add("ECR", f"{image} {architecture} ({size} MB + {kept - 1} older releases × {settings.cost.changed_mb_per_release} MB)",
+                   stored * GB_PER_MB, "GB-month", "ecr_storage_gb_month")
+
+
+def _monitoring_items(pricer: _Pricer, graph: Any) -> None:
+    alarms = graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    high = [a for a in alarms if int(a.inputs.get("period", 60)) < 60]
+    standard = [a for a in alarms if a not in high]
+    percentile = sum(1 for a in standard if a.inputs.get("extendedStatistic"))
+    pricer.add("CloudWatch", f"standard-resolution alarms ({percentile} on a percentile, same price)", len(standard), "alarms", "cloudwatch_alarm_standard")
+    pricer.add("CloudWatch", "high-resolution alarms", len(high), "alarms", "cloudwatch_alarm_high_resolution")
+    custom = {
+        (a.inputs.get("namespace"), a.inputs.get("metricName"), json.dumps(a.inputs.get("dimensions") or {}, sort_keys=True))
+        for a in alarms if not str(a.inputs.get("namespace", "AWS/")).startswith("AWS/")
+    }
+    pricer.add("CloudWatch", "custom metrics the alarms watch", len(custom), "metrics", "cloudwatch_custom_metric")
+    pricer.add("CloudWatch", "dashboards", len(graph.of_type("aws:cloudwatch/dashboard:Dashboard")), "dashboards", "cloudwatch_dashboard")
+
+
+def _queue_and_key_items(pricer: _Pricer, graph: Any) -> None:
+    keys = graph.of_type("aws:kms/key:Key")
+    pricer.add("KMS", "customer managed keys (the alarm topic's)", len(keys), "keys", "kms_key_month")
+    queues = graph.of_type("aws:sqs/queue:Queue")
+    pricer.add("SQS", f"dead-letter queues ({len(queues)}): no requests while runs succeed", 0, "requests", "sqs_request")
+
+
+def program_graph(stack: str) -> Any:
+    from tools.program_graph import run_stack
+
+    return run_stack(stack)
+
+
+def estimate_stack(stack: str, table: PriceTable | None = None) -> Estimate:
+    settings = stack_settings(stack)
+    table = table or PriceTable.load()
+    table.region(settings.region)  # refuse an unpriced region before running the program
+    return estimate(settings, program_graph(stack), table)
+
+
+def render(estimate: Estimate) -> str:
+    lines = [f"{estimate.stack} ({estimate.region}), monthly USD at the prices of {estimate.as_of} (tools/aws_prices.yaml)"]
+    width = max(len(i.item) for i in estimate.items)
+    for item in estimate.items:
+        quantity = _quantity(item.quantity)
+        lines.append(f"  {item.service:<22} {item.item:<{width}}  {quantity:>16} {item.unit:<19} ${item.usd:>9.4f}")
+    lines.append("  by service: " + ", ".join(f"{s} ${usd:.2f}" for s, usd in estimate.by_service().items()))
+    for option in estimate.concurrency:
+        if option.other_usd is None:
+            lines.append(f"  provisioned concurrency, {option.function}: {option.mode} ${option.usd:.2f}/month ({option.other_mode} is not possible for this schedule)")
+        else:
+            saving = option.other_usd - option.usd
+            lines.append(
+                f"  provisioned concurrency, {option.function}: {option.mode} ${option.usd:.2f}/month; {option.other_mode} would be "
+                f"${option.other_usd:.2f}/month ({'saves' if saving >= 0 else 'costs'} ${abs(saving):.2f} by staying {option.mode})"
+            )
+    for note in estimate.notes:
+        lines.append(f"  note: {note}")
+    if estimate.unverified:
+        lines.append(f"  note: {len(estimate.unverified)} price(s) used are not confirmed in a stored copy of AWS's pages: "
+                     f"{', '.join(sorted(estimate.unverified))}")
+    lines.append(f"total: ${estimate.total:.2f}/month")
+    return "\n".join(lines)
+
+
+def _quantity(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) < 1:
+        return f"{value:.3g}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def render_markdown(estimates: Iterable[Estimate], baseline: dict[str, Any]) -> str:
+    lines = [COMMENT_MARKER, "### Monthly cost estimate", "", "| stack | region | total | change against main | largest services |", "|---|---|---|---|---|"]
+    for e in estimates:
+        before = baseline.get(e.stack, {}).get("total_usd")
+        change = "new" if before is None else f"{e.total - before:+.2f} USD"
+        top = sorted(e.by_service().items(), key=lambda kv: -kv[1])[:3]
+        lines.append(f"| {e.stack} | {e.region} | ${e.total:.2f} | {change} | {', '.join(f'{s} ${u:.2f}' for s, u in top)} |")
+    lines.append("")
+    for e in estimates:
+        for option in e.concurrency:
+            if option.other_usd is not None:
+                lines.append(f"- {e.stack}/{option.function}: provisioned concurrency {option.mode} ${option.usd:.2f}, "
+                             f"{option.other_mode} would be ${option.other_usd:.2f}")
+    lines.append("")
+    lines.append("Prices as of the date in `tools/aws_prices.yaml`; usage assumptions and what is not estimated: `python -m tools.cost STACK`.")
+    return "\n".join(lines)
+
+
+def stacks_in(root: Path = ROOT) -> list[str]:
+    return sorted(path.name[len("Pulumi."):-len(".yaml")] for path in root.glob("Pulumi.*.yaml"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.cost", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("stacks", nargs="*", help="stack names (Pulumi.<stack>.yaml)")
+    parser.add_argument("--all", action="store_true", help="every stack file in the project")
+    parser.add_argument("--json", action="store_true", help="one JSON object per stack, keyed by stack")
+    parser.add_argument("--markdown", action="store_true", help="a pull-request comment")
+    parser.add_argument("--baseline", type=Path, help="JSON from `--json` on the base branch, for the change column")
+    options = parser.parse_args(argv)
+    stacks = stacks_in() if options.all else options.stacks
+    if not stacks:
+        parser.error("name a stack or pass --all")
+
+    def run() -> None:
+        table = PriceTable.load()
+        estimates = [estimate_stack(stack, table) for stack in stacks]
+        if options.json:
+            print(json.dumps({e.stack: e.as_json() for e in estimates}, indent=2))
+        elif options.markdown:
+            baseline = json.loads(options.baseline.read_text()) if options.baseline and options.baseline.exists() else {}
+            print(render_markdown(estimates, baseline))
+        else:
+            print("\n\n".join(render(e) for e in estimates))
+
+    code = exit_code("cost", run, refused=())
+    _close_event_loop()
+    return code
+
+
+def _close_event_loop() -> None:
+    """The mocks leave an event loop open; closed here, it is not torn down noisily at interpreter exit."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_closed():
+        loop.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""Pulumi mocks with realistic computed outputs, and a harness that runs programs under them: what the
+tests assert on, and what `tools.cost` prices (the resources the program really declares).
+
+`run_program(fn)` runs `fn` under fresh mocks, waits for every registration, and returns the
+recorded resource graph: type, name, inputs, computed state, parent and resource options.
+`run_stack("dev")` does the same for the real `__main__.py` with `Pulumi.dev.yaml` merged over
+anything declared in `Pulumi.yaml` (only required keys, so nothing to merge today), the way the CLI merges them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import runpy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+
+from components.settings import stack_config
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "commodity-forecasts"
+ACCOUNT = "123456789012"
+
+
+@dataclass
+class Resource:
+    """One registered resource as the engine would see it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    inputs: dict
+    state: dict
+    custom: bool
+    protect: bool
+    retain_on_delete: bool
+    depends_on: list[str]
+    ignore_changes: list[str]
+
+    @property
+    def parent_type(self) -> str:
+        return self.parent.split("::")[2].split("$")[-1] if self.parent else ""
+
+
+class Graph:
+    """The resources one program run registered."""
+
+    def __init__(self, resources: list[Resource], outputs: dict[str, Any]):
+        self.resources = resources
+        self.outputs = outputs
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> Resource:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name!r}, found {len(matches)}"
+        return matches[0]
+
+    def children(self, parent: Resource) -> list[Resource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def by_urn(self, urn: str) -> Resource:
+        return next(r for r in self.resources if r.urn == urn)
+
+
+class Mocks(pulumi.runtime.Mocks):
+    """Computed outputs shaped like AWS's, deterministic per input so reruns compare equal."""
+
+    def __init__(self, region: str = "us-east-1"):
+        self.region = region
+        self.states: dict[tuple[str, str], tuple[dict, dict]] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        inputs = dict(args.inputs)
+        state = dict(inputs)
+        physical = inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
+        arn = f"arn:aws:{{service}}:{self.region}:{ACCOUNT}"
+        computed = _COMPUTED.get(args.typ)
+        if computed is not None:
+            state.update(computed(self, args, inputs, physical, arn))
+        elif args.custom:
+            service = args.typ.split(":")[1].split("/")[0]
+            state.setdefault("arn", arn.format(service=service) + f":{physical}")
+            state.setdefault("name", physical)
+        self.states[(args.typ, args.name)] = (inputs, state)
+        return f"{physical}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            registry = args.args.get("registryId", ACCOUNT)
+            return {
+                "authorizationToken": "QVdTOm1vY2stZWNyLXBhc3N3b3Jk",
+                "userName": "AWS",
+                "password": "mock-ecr-password",
+                "proxyEndpoint": f"https://{registry}.dkr.ecr.{self.region}.amazonaws.com",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "id": self.region,
+            }
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/ci", "userId": "AIDA", "id": ACCOUNT}
+        if args.token == "aws:s3/getBucket:getBucket":
+            bucket = args.args["bucket"]
+            return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket, "region": self.region}
+        raise NotImplementedError(f"no mock for invoke {args.token}")
+
+
+def _lambda_function(mocks, args, inputs, physical, arn):
+    function_arn = arn.format(service="lambda") + f":function:{physical}"
+    # Lambda publishes a new number when code or configuration changes: here, a number per input set.
+    version = str(1 + int(hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:6], 16) % 997)
+    return dict(arn=function_arn, version=version, qualifiedArn=f"{function_arn}:{version}",
+                invokeArn=f"arn:aws:apigateway:{mocks.region}:lambda:path/{function_arn}")
+
+
+def _docker_build_image(mocks, args, inputs, physical, arn):
+    # A digest is the content's: the same build under another tag has the same digest.
+    built = {k: v for k, v in inputs.items() if k not in ("registries", "tags")}
+    digest = "sha256:" + hashlib.sha256(json.dumps(built, sort_keys=True).encode()).hexdigest()
+    return dict(digest=digest, ref=f"{inputs['tags'][0]}@{digest}", contextHash=_short_hash(str(built)))
+
+
+_COMPUTED = {
+    "aws:ecr/repository:Repository": lambda mocks, args, inputs, physical, arn: dict(
+        name=physical, arn=arn.format(service="ecr") + f":repository/{physical}", registryId=ACCOUNT,
+        repositoryUrl=f"{ACCOUNT}.dkr.ecr.{mocks.region}.amazonaws.com/{physical}"),
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": lambda mocks, args, inputs, physical, arn: dict(registryId=ACCOUNT),
+    "docker-build:index:Image": _docker_build_image,
+    "aws:s3/bucket:Bucket": lambda mocks, args, inputs, physical, arn: dict(arn=f"arn:aws:s3:::{inputs['bucket']}", bucket=inputs["bucket"]),
+    "aws:dynamodb/table:Table": lambda mocks, args, inputs, physical, arn: dict(arn=arn.format(service="dynamodb") + f":table/{physical}"),
+    "aws:cloudwatch/logGroup:LogGroup": lambda mocks, args, inputs, physical, arn: dict(arn=arn.format(service="logs") + f":log-group:{physical}"),
+    "aws:sqs/queue:Queue": lambda mocks, args, inputs, physical, arn: dict(
+        name=physical, arn=arn.format(service="sqs") + f":{physical}", url=f"https://sqs.{mocks.region}.amazonaws.com/{ACCOUNT}/{physical}"),
+    "aws:iam/role:Role": lambda mocks, args, inputs, physical, arn: dict(name=physical, arn=f"arn:aws:iam::{ACCOUNT}:role/{physical}"),
+    "aws:lambda/function:Function": _lambda_function,
+    "aws:lambda/alias:Alias": lambda mocks, args, inputs, physical, arn: dict(
+        arn=arn.format(service="lambda") + f":function:{inputs['functionName']}:{inputs['name']}"),
+    "aws:lambda/functionUrl:FunctionUrl": lambda mocks, args, inputs, physical, arn: dict(
+        functionUrl=f"https://{_short_hash(args.name)}.lambda-url.{mocks.region}.on.aws/"),
+    "aws:scheduler/schedule:Schedule": lambda mocks, args, inputs, physical, arn: dict(
+        name=physical, arn=arn.format(service="scheduler") + f":schedule/default/{physical}"),
+}
+"""Computed outputs per resource type, shaped like AWS's; other custom resources get a name and an ARN."""
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Keeps what the engine receives but Mocks do not see: parent, protect, retain-on-delete."""
+
+    def __init__(self, mocks: Mocks):
+        super().__init__(mocks)
+        self.requests: list[Any] = []
+
+    def RegisterResource(self, request):
+        self.requests.append(request)
+        return super().RegisterResource(request)
+
+
+def logical_name(name: str) -> str:
+    """A resource's name with an image build's content hash dropped (`predictor-arm64-build-<hash>`)."""
+    return re.sub(r"-build-[0-9a-f]{12}$", "-build", name)
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:7]
+
+
+def run_program(program: Callable[[], Any], *, stack: str = "test", config: dict[str, str] | None = None) -> Graph:
+    """Run `program` under fresh mocks and return everything it registered."""
+    config = config or {}
+    mocks = Mocks(region=config.get("aws:region", "us-east-1"))
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_all_config(config)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    exports: dict[str, Any] = {}
+    resolved: list[dict[str, Any]] = []
+    original_export = pulumi.export
+
+    def capture_export(name: str, value: Any) -> None:
+        exports[name] = value
+        original_export(name, value)
+
+    @pulumi.runtime.test
+    def run():
+        program()
+        return pulumi.Output.from_input(exports).apply(resolved.append)
+
+    pulumi.export = capture_export
+    try:
+        run()
+    finally:
+        pulumi.export = original_export
+    resources = []
+    for request in monitor.requests:
+        if request.type == "pulumi:pulumi:Stack":
+            continue
+        inputs, state = mocks.states.get((request.type, request.name), ({}, {}))
+        resources.append(
+            Resource(
+                type=request.type,
+                name=request.name,
+                urn=monitor.make_urn(request.parent, request.type, request.name),
+                parent=request.parent,
+                inputs=inputs,
+                state=state,
+                custom=request.custom,
+                protect=request.protect,
+                retain_on_delete=request.retainOnDelete,
+                depends_on=list(request.dependencies),
+                ignore_changes=list(request.ignoreChanges),
+            )
+        )
+    return Graph(resources, resolved[0] if resolved else {})
+
+
+def run_stack(stack: str) -> Graph:
+    """Run the real `__main__.py` for `stack` under mocks (no engine, no cloud: nothing is created)."""
+    config = stack_config(ROOT, stack)
+    previous = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack=stack, config=config)
+    finally:
+        os.chdir(previous)
