@@ -203,3 +203,16 @@ def test_the_readme_quotes_the_current_figures_and_the_price_date():
         total = cost.estimate_stack(stack, table).total
         assert f"| {stack} | ${total:.2f} |" in readme, f"README's cost table is stale for {stack} (run make cost)"
     assert f"prices of {table.as_of}" in readme
+
+
+def test_image_storage_uses_the_setting_then_make_images_measurement_then_the_size_budget(tmp_path, dev_graph):
+    settings = cost.stack_settings("dev")
+    sizes = tmp_path / "image-sizes.json"
+    sizes.write_text(json.dumps({"predictor": {"arm64": 91.5}}))
+    measured = cost.measured_sizes(sizes)
+    estimate = cost.estimate(settings, dev_graph, cost.PriceTable.load(), measured)
+    ecr = {i.item.split(" (")[0]: i for i in estimate.items if i.service == "ECR"}
+    assert "91.5 MB, measured by make images" in ecr["predictor arm64"].item
+    assert ecr["predictor arm64"].quantity == pytest.approx((91.5 + 2 * 10) / 1024)
+    assert "340 MB, the Dockerfile's size budget" in ecr["trainer arm64"].item, "no measurement for the trainer: its budget"
+    assert cost.measured_sizes(tmp_path / "absent.json") == {}

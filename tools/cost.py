@@ -200,8 +200,9 @@ class _Pricer:
         return self.prices[key]
 
 
-def estimate(settings: Settings, graph: Any, table: PriceTable) -> Estimate:
-    """Every line item of one stack. `graph` is the program's resource graph under mocks."""
+def estimate(settings: Settings, graph: Any, table: PriceTable, measured: dict[str, dict[str, float]] | None = None) -> Estimate:
+    """Every line item of one stack. `graph` is the program's resource graph under mocks; `measured`,
+    image sizes from `make images` (none: the settings and size budgets)."""
     result = Estimate(settings.stack, settings.region, table.as_of)
     pricer = _Pricer(table, result)
     effective = staggered_expressions(settings.functions, settings.stagger_minutes)
@@ -209,7 +210,7 @@ def estimate(settings: Settings, graph: Any, table: PriceTable) -> Estimate:
         _function_items(pricer, settings, spec, effective.get(spec.name))
     _scheduler_items(pricer, settings, effective)
     _storage_items(pricer, settings, effective)
-    _registry_items(pricer, settings)
+    _registry_items(pricer, settings, measured or {})
     _monitoring_items(pricer, graph)
     _queue_and_key_items(pricer, graph)
     return result
@@ -311,23 +312,34 @@ def _storage_items(pricer: _Pricer, settings: Settings, effective: dict[str, str
     pricer.add("DynamoDB", "storage (a year of predictions)", stored_gb, "GB-month", "dynamodb_storage_gb_month")
 
 
-def image_size_mb(image: str, settings: Settings, root: Path = ROOT) -> int:
-    """The configured size, else the Dockerfile's size budget (what the project adds to the base image)."""
+def measured_sizes(path: Path | None = None) -> dict[str, dict[str, float]]:
+    """What `make images` last measured (tools/images.py writes it), or nothing."""
+    from tools.images import SIZES
+
+    path = path or SIZES
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def image_size_mb(image: str, architecture: str, settings: Settings, measured: dict[str, dict[str, float]], root: Path = ROOT) -> tuple[float, str]:
+    """MB stored per build and where the figure comes from: the setting, else `make images`' measurement,
+    else the Dockerfile's size budget (an upper bound of what the project adds to the base image)."""
     if image in settings.cost.image_mb:
-        return settings.cost.image_mb[image]
+        return settings.cost.image_mb[image], "cost_image_mb"
+    if architecture in measured.get(image, {}):
+        return float(measured[image][architecture]), "measured by make images"
     dockerfile = root / "images" / image / "Dockerfile"
     match = re.search(r'org\.commodity-forecasts\.size-budget-mb="(\d+)"', dockerfile.read_text()) if dockerfile.is_file() else None
     if match is None:
         raise CannotDecide(f"image {image!r}: set cost_image_mb.{image} (its Dockerfile at {dockerfile} has no size-budget label)")
-    return int(match.group(1))
+    return int(match.group(1)), "the Dockerfile's size budget"
 
 
-def _registry_items(pricer: _Pricer, settings: Settings) -> None:
+def _registry_items(pricer: _Pricer, settings: Settings, measured: dict[str, dict[str, float]]) -> None:
     kept = settings.ecr.keep_release_images
     for image, architecture in settings.image_builds():
-        size = image_size_mb(image, settings)
+        size, origin = image_size_mb(image, architecture, settings, measured)
         stored = size + (kept - 1) * settings.cost.changed_mb_per_release
-        pricer.add("ECR", f"{image} {architecture} ({size} MB + {kept - 1} older releases × {settings.cost.changed_mb_per_release} MB)",
+        pricer.add("ECR", f"{image} {architecture} ({size:g} MB, {origin}; + {kept - 1} older releases × {settings.cost.changed_mb_per_release} MB)",
                    stored * GB_PER_MB, "GB-month", "ecr_storage_gb_month")
 
 
@@ -359,11 +371,11 @@ def program_graph(stack: str) -> Any:
     return run_stack(stack)
 
 
-def estimate_stack(stack: str, table: PriceTable | None = None) -> Estimate:
+def estimate_stack(stack: str, table: PriceTable | None = None, measured: dict[str, dict[str, float]] | None = None) -> Estimate:
     settings = stack_settings(stack)
     table = table or PriceTable.load()
     table.region(settings.region)  # refuse an unpriced region before running the program
-    return estimate(settings, program_graph(stack), table)
+    return estimate(settings, program_graph(stack), table, measured)
 
 
 def render(estimate: Estimate) -> str:
@@ -436,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> None:
         table = PriceTable.load()
-        estimates = [estimate_stack(stack, table) for stack in stacks]
+        measured = measured_sizes()
+        estimates = [estimate_stack(stack, table, measured) for stack in stacks]
         if options.json:
             print(json.dumps({e.stack: e.as_json() for e in estimates}, indent=2))
         elif options.markdown:

@@ -35,6 +35,8 @@ LOCAL_REPOSITORY = "commodity-forecasts-local"
 BASE_IMAGE = f"{LOCAL_REPOSITORY}/lambda-base"
 """The stand-in base image (tools/lambda-base/build.sh), one tag per architecture."""
 IMAGES = ("predictor", "trainer")
+SIZES = ROOT / ".cache" / "image-sizes.json"
+"""What `make images` measured each image to add over its base, MB per architecture (read by tools.cost)."""
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 """Lambda architecture → Docker platform."""
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
@@ -228,11 +230,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", action="append", choices=sorted(PLATFORMS), help="architecture (default: both)")
     parser.add_argument("images", nargs="*", default=list(IMAGES), help="images to build (default: all)")
     options = parser.parse_args(argv)
+    sizes = json.loads(SIZES.read_text()) if SIZES.exists() else {}
     for architecture in options.arch or sorted(PLATFORMS):
         for image in options.images:
             started = time.perf_counter()
             tag = build(image, architecture)
-            print(f"built {tag} in {time.perf_counter() - started:.0f} s", flush=True)
+            sizes.setdefault(image, {})[architecture] = round(added_megabytes(tag), 1)
+            print(f"built {tag} in {time.perf_counter() - started:.0f} s ({sizes[image][architecture]} MB over the base)", flush=True)
+    SIZES.parent.mkdir(parents=True, exist_ok=True)
+    SIZES.write_text(json.dumps(sizes, indent=2, sort_keys=True) + "\n")
     return 0
 
 
