@@ -110,6 +110,12 @@ class Schedule(pulumi.ComponentResource):
     """Dead-letter queue for runs Scheduler could not deliver."""
     dlq_url: pulumi.Output[str]
     dlq_name: pulumi.Output[str]
+    schedule: aws.scheduler.Schedule
+    """The Scheduler schedule itself."""
+    dlq: aws.sqs.Queue
+    """Where runs Scheduler could not deliver wait."""
+    role: aws.iam.Role
+    """What Scheduler assumes to invoke the alias (and nothing else)."""
 
     def __init__(self, name: str, args: ScheduleArgs, opts: pulumi.ResourceOptions | None = None):
         _validate(args)
@@ -153,6 +159,7 @@ class Schedule(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
 
+        self.schedule, self.dlq, self.role = schedule, dlq, role
         self.schedule_name = schedule.name
         self.dlq_arn = dlq.arn
         self.dlq_url = dlq.url
