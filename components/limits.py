@@ -40,7 +40,9 @@ SCHEDULE_MAX_EVENT_AGE_SECONDS = Range("max_event_age_seconds", 3600, 60, 86400,
 SCHEDULE_RANGES = (SCHEDULE_RETRY_ATTEMPTS, SCHEDULE_MAX_EVENT_AGE_SECONDS)
 """What every ScheduleArgs is checked against."""
 
-# A repository's lifecycle.
+# An image, and a repository's lifecycle.
+MAX_IMAGE_MB = 10240
+"""Lambda's largest container image, uncompressed, MB."""
 ECR_UNTAGGED_EXPIRE_DAYS = Range("untagged_expire_days", 1, 1, 3650, "Days after push an untagged image expires.")
 ECR_KEEP_RELEASE_IMAGES = Range("keep_release_images", 5, 2, 1000, "Newest release images kept (the live one and one to roll back to).")
 

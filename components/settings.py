@@ -38,6 +38,7 @@ from components.limits import (
     LOG_RETENTION_DAYS_DEFAULT,
     MAX_EVENT_AGE_SECONDS,
     MAX_FUNCTION_NAME,
+    MAX_IMAGE_MB,
     MAX_RETRY_ATTEMPTS,
     MEMORY_MB,
     PROVISIONED_CONCURRENCY,
@@ -388,8 +389,8 @@ def _cost(top: "_Reader") -> CostSettings:
     image_mb = {}
     for image, value in top.string_or_number_map("cost_image_mb").items():
         image_mb[image] = _decode(f"cost_image_mb.{image}", value, int)
-        if not 1 <= image_mb[image] <= 10_240:
-            raise SettingsError(f"cost_image_mb.{image} must be between 1 and 10240, got {image_mb[image]}")
+        if not 1 <= image_mb[image] <= MAX_IMAGE_MB:
+            raise SettingsError(f"cost_image_mb.{image} must be between 1 and {MAX_IMAGE_MB}, got {image_mb[image]}")
     return CostSettings(
         log_kb_per_run=top.ranged(COST_LOG_KB_PER_RUN),
         data_gb=top.ranged(COST_DATA_GB),
