@@ -167,9 +167,13 @@ def test_the_price_table_is_dated_sourced_and_complete(tmp_path):
 
 
 def test_unconfirmed_prices_are_named_in_the_estimate():
-    estimate = estimate_for(config("fixed"))
-    assert "lambda_provisioned_gb_second_arm64" in estimate.unverified
+    values = config("fixed")
+    values["aws:region"] = "us-west-2"
+    estimate = estimate_for(values)
+    assert "lambda_provisioned_gb_second_arm64" in estimate.unverified, "us-west-2's concurrency price is not confirmed"
+    assert "lambda_gb_second_arm64" not in estimate.unverified
     assert "not confirmed" in cost.render(estimate)
+    assert not estimate_for(config("fixed")).unverified, "every us-east-1 price is confirmed in a stored page"
 
 
 def test_the_cli_prints_each_stack_with_a_total_line_and_json():

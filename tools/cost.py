@@ -360,7 +360,9 @@ def _monitoring_items(pricer: _Pricer, graph: Any) -> None:
 
 def _queue_and_key_items(pricer: _Pricer, graph: Any) -> None:
     keys = graph.of_type("aws:kms/key:Key")
-    pricer.add("KMS", "customer managed keys (the alarm topic's)", len(keys), "keys", "kms_key_month")
+    rotating = sum(1 for key in keys if key.inputs.get("enableKeyRotation"))
+    pricer.add("KMS", f"customer managed keys (the alarm topic's; {rotating} rotating yearly, each rotated version "
+               "adds $1 a month from the second year)", len(keys), "keys", "kms_key_month")
     queues = graph.of_type("aws:sqs/queue:Queue")
     pricer.add("SQS", f"dead-letter queues ({len(queues)}): no requests while runs succeed", 0, "requests", "sqs_request")
 
