@@ -197,6 +197,7 @@ def test_the_pull_request_comment_shows_the_change_against_main(tmp_path):
     estimate = estimate_for(config("schedule_aligned"))
     comment = cost.render_markdown([estimate], {"cost": {"total_usd": round(estimate.total, 2) - 1.5}})
     assert f"| cost | us-east-1 | ${estimate.total:.2f} | +1.50 USD |" in comment
+    assert comment.splitlines()[0] == cost.COMMENT_MARKER, "the workflow finds its comment by the first line"
     assert "| cost | us-east-1 |" in cost.render_markdown([estimate], {}) and "| new |" in cost.render_markdown([estimate], {})
 
 
