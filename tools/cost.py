@@ -208,7 +208,7 @@ def estimate(settings: Settings, graph: Any, table: PriceTable, measured: dict[s
     effective = staggered_expressions(settings.functions, settings.stagger_minutes)
     for spec in settings.functions:
         _function_items(pricer, settings, spec, effective.get(spec.name))
-    _scheduler_items(pricer, settings, effective)
+    _scheduler_items(pricer, effective)
     _storage_items(pricer, settings, effective)
     _registry_items(pricer, settings, measured or {})
     _monitoring_items(pricer, graph)
@@ -243,7 +243,7 @@ def _function_items(pricer: _Pricer, settings: Settings, spec: FunctionSettings,
     ingested_gb = runs * settings.cost.log_kb_per_run * GB_PER_KB
     pricer.add("CloudWatch Logs", f"{name} ingestion ({settings.cost.log_kb_per_run} KB a run)", ingested_gb, "GB", "logs_ingestion_gb")
     pricer.add("CloudWatch Logs", f"{name} storage ({retention} days kept)",
-               ingested_gb * min(retention, 3653) / cron.DAYS_PER_MONTH, "GB-month", "logs_storage_gb_month")
+               ingested_gb * retention / cron.DAYS_PER_MONTH, "GB-month", "logs_storage_gb_month")
     pricer.add("X-Ray", f"{name} traces (tracing Active: one a run)", runs, "traces", "xray_trace")
 
 
@@ -268,7 +268,7 @@ def _provisioned_items(pricer: _Pricer, name: str, args, arch: str, memory_gb: f
     rate = pricer.price(f"lambda_provisioned_gb_second_{arch}")
     per_unit_gb = args.provisioned_concurrency * memory_gb
     seconds = provisioned_seconds(args, mode)
-    what = "always on" if mode == "fixed" else f"schedule-aligned: {len(provisioned_windows(args.schedule_expression, args.timeout_seconds, args.provisioned_concurrency_lead_minutes))} window(s) a day"
+    what = "always on" if mode == "fixed" else f"schedule-aligned: {len(cron.parse(args.schedule_expression).minutes_of_day())} window(s) a day"
     pricer.add("Lambda", f"{name} provisioned concurrency ×{args.provisioned_concurrency} ({what})",
                seconds * per_unit_gb, "GB-s", f"lambda_provisioned_gb_second_{arch}")
     other = "schedule_aligned" if mode == "fixed" else "fixed"
@@ -286,7 +286,7 @@ def _alignable(args) -> bool:
     return bool(args.schedule_expression)
 
 
-def _scheduler_items(pricer: _Pricer, settings: Settings, effective: dict[str, str]) -> None:
+def _scheduler_items(pricer: _Pricer, effective: dict[str, str]) -> None:
     invocations = sum(runs_per_month(expression) for expression in effective.values())
     pricer.add("EventBridge Scheduler", f"invocations ({len(effective)} schedules)", invocations, "invocations", "scheduler_invocation")
 
