@@ -62,8 +62,9 @@ def everything_but_concurrency() -> float:
     logs = ingested_gb * 0.50 + ingested_gb * 7 / DAYS * 0.03
     traces = runs * 5.00 / 1e6
     scheduler = runs * 1.00 / 1e6
-    s3 = 2 * 0.023 + round(7 * runs) * 0.0004 / 1000 + round(2 * runs) * 0.005 / 1000
-    dynamodb = round(runs) * 0.625 / 1e6 + round(runs) * 0.125 / 1e6 + round(runs) * 12 / 1024 / 1024 * 0.25
+    # A prediction reads 4 objects, writes 2 and one item (measured: tests/images/test_request_profiles.py).
+    s3 = 2 * 0.023 + round(4 * runs) * 0.0004 / 1000 + round(2 * runs) * 0.005 / 1000
+    dynamodb = round(runs) * 0.625 / 1e6 + round(runs) * 12 / 1024 / 1024 * 0.25
     ecr = (200 + 1 * 10) / 1024 * 0.10                     # the image, plus one older release's 10 MB
     # errors, throttles, duration (p99), cold-start, dlq, schedule-dlq, spillover, missed-run, model-age,
     # legacy-feed; custom metrics: init duration, PredictionsWritten, ModelAgeDays, LegacyWriteFailures.

@@ -55,21 +55,25 @@ PREDICTION_ITEM_KB = 1
 
 @dataclass(frozen=True)
 class RunRequests:
-    """Storage requests one run makes, read from the workloads' code paths (images/*/service.py, training.py)."""
+    """Storage requests one run makes, by price class."""
 
     s3_get: int
+    """S3 tier 2: GET, HEAD."""
     s3_put: int
+    """S3 tier 1: PUT, COPY, POST, LIST."""
     dynamodb_write: int = 0
     dynamodb_read: int = 0
 
 
 REQUESTS_PER_RUN = {
-    # Pointer, metadata, model, checksum file, two years of prices, the legacy document's previous
-    # version; writes: dated full JSON and the mobile app's document; one conditional item write and read.
-    "predictor": RunRequests(s3_get=7, s3_put=2, dynamodb_write=1, dynamodb_read=1),
-    # Per commodity (three): every year file of history (~20), the serving pointer and metadata; writes:
-    # model, metadata, backtest, pointer.
-    "trainer": RunRequests(s3_get=66, s3_put=12),
+    # A scheduled run in a cold container, measured on the emulator (tests/images/test_request_profiles.py):
+    # pointer, metadata, model and prices read; the dated full JSON and the app's document written; one
+    # conditional item write.
+    "predictor": RunRequests(s3_get=4, s3_put=2, dynamodb_write=1),
+    # A weekly run over the three commodities, measured the same way on the demo's history (8 yearly price
+    # files each; every further year adds one GET per commodity): listings, price files, what serves;
+    # model, metadata, backtest and pointer written.
+    "trainer": RunRequests(s3_get=27, s3_put=18),
 }
 """An image not listed (another program's) makes no storage requests in the estimate; the table says so."""
 
