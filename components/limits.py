@@ -47,7 +47,7 @@ ECR_UNTAGGED_EXPIRE_DAYS = Range("untagged_expire_days", 1, 1, 3650, "Days after
 ECR_KEEP_RELEASE_IMAGES = Range("keep_release_images", 5, 2, 1000, "Newest release images kept (the live one and one to roll back to).")
 
 # What the cost estimate (tools/cost.py) assumes; nothing deployed reads these.
-EXPECTED_DURATION_SECONDS = Range("expected_duration_seconds", 30, 1, 900, "What one run is expected to take (at most the timeout).")
+EXPECTED_DURATION_SECONDS = Range("expected_duration_seconds", 30, 1, TIMEOUT_SECONDS.maximum, "What one run is expected to take (at most the timeout).")
 COST_LOG_KB_PER_RUN = Range("cost_log_kb_per_run", 20, 0, 1_000_000, "Log data one run writes, KB.")
 COST_DATA_GB = Range("cost_data_gb", 1, 0, 1_000_000, "Data kept in the stack's bucket, GB.")
 COST_CHANGED_MB_PER_RELEASE = Range("cost_changed_mb_per_release", 10, 0, 100_000, "New layer data an older kept release adds in ECR, MB.")
