@@ -387,7 +387,7 @@ def _scan_gate(top: "_Reader") -> ScanGateSettings:
 
 def _cost(top: "_Reader") -> CostSettings:
     image_mb = {}
-    for image, value in top.string_or_number_map("cost_image_mb").items():
+    for image, value in top.object("cost_image_mb").items():
         image_mb[image] = _decode(f"cost_image_mb.{image}", value, int)
         if not 1 <= image_mb[image] <= MAX_IMAGE_MB:
             raise SettingsError(f"cost_image_mb.{image} must be between 1 and {MAX_IMAGE_MB}, got {image_mb[image]}")
@@ -737,9 +737,6 @@ class _Reader:
             if not isinstance(value, str):
                 raise SettingsError(f"{self.key(name)}.{key} must be a string, got {_show(value)}")
         return dict(values)
-
-    def string_or_number_map(self, name: str) -> dict[str, Any]:
-        return dict(_decode(self.key(name), self._take(name, {}), dict))
 
     def object(self, name: str) -> dict[str, Any]:
         return dict(_decode(self.key(name), self._take(name, {}), dict))
