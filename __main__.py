@@ -1,7 +1,8 @@
 """Composition root: settings → data plane → images → functions → schedules → monitoring → outputs.
 
-Components never read config; everything they need comes from the validated settings here, and
-every name a workload receives comes from a resource output.
+Components never read config; everything they need comes from the validated, planned settings
+(stack_config/: every schedule is already the one that will run), and every name a workload receives
+comes from a resource output. `replace` here fills in only what comes from resources.
 """
 
 import gc
@@ -15,9 +16,9 @@ from components.function import ContainerFunction
 from components.image import LambdaImage, LambdaImageArgs
 from components.monitoring import MonitoredFunction, Monitoring, MonitoringArgs
 from components.registry import EcrRepository, EcrRepositoryArgs
-from components.schedule import Schedule, staggered_expressions
+from components.schedule import Schedule
 from common.contract import ACCESS, MetricNames
-from components.settings import load_settings
+from stack_config import load_settings
 
 IMAGES_DIR = "images"
 """Build context of every image (relative to the project, so state holds no machine paths)."""
@@ -28,7 +29,6 @@ gc.freeze()
 gc.set_threshold(50_000, 20, 100)
 
 settings = load_settings()
-effective_schedules = staggered_expressions(settings.functions, settings.stagger_minutes)
 account_id = aws.get_caller_identity_output().account_id
 
 data = DataPlane(
@@ -75,14 +75,13 @@ images = {
 functions = {}
 schedules = {}
 for spec in settings.functions:
-    # The settings built each function's Args from config; the program adds what only it knows.
+    # The settings built each function's Args from config; the program adds what comes from resources.
     physical_name = spec.args.function_name
     functions[spec.name] = ContainerFunction(
         spec.name,
         replace(
             spec.args,
             image=images[(spec.image, spec.architecture)],
-            schedule_expression=effective_schedules.get(spec.name),
             environment={
                 **settings.workload_environment(
                     data_bucket=data.bucket.bucket, predictions_table=data.table.name, legacy_bucket=data.legacy.bucket,
@@ -90,19 +89,10 @@ for spec in settings.functions:
                 **spec.environment,
             },
             statements=data.statements(ACCESS[spec.image]),
-            pre_traffic_event=spec.dry_run_event if spec.pre_traffic_check else None,
         ),
     )
     if spec.schedule is not None:
-        schedules[spec.name] = Schedule(
-            f"{spec.name}-schedule",
-            replace(
-                spec.schedule,
-                function=functions[spec.name],
-                expression=effective_schedules[spec.name],
-                description=f"{physical_name} at {effective_schedules[spec.name]} {spec.schedule.timezone}",
-            ),
-        )
+        schedules[spec.name] = Schedule(f"{spec.name}-schedule", replace(spec.schedule, function=functions[spec.name]))
 
 monitoring = Monitoring(
     "monitoring",
@@ -118,7 +108,7 @@ monitoring = Monitoring(
                 name=spec.name,
                 function=functions[spec.name],
                 schedule=schedules.get(spec.name),
-                schedule_expression=effective_schedules.get(spec.name),
+                schedule_expression=spec.args.schedule_expression,
                 # The predictor emits PredictionsWritten and ModelAgeDays with these dimensions (Powertools
                 # adds `service`); other images emit no business metrics to alarm on.
                 business_dimensions=(
@@ -140,7 +130,7 @@ pulumi.export("functions", {
         "function_name": function.function.name,
         "alias_arn": function.alias.arn,
         "dlq_url": function.dlq.url,
-        **({"schedule": effective_schedules[name], "schedule_dlq_url": schedules[name].dlq_url} if name in schedules else {}),
+        **({"schedule": schedules[name].args.expression, "schedule_dlq_url": schedules[name].dlq_url} if name in schedules else {}),
         **({"url": function.url.function_url} if function.url is not None else {}),
     }
     for name, function in functions.items()

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from components.settings import stack_config
+from stack_config import stack_config
 from tests.conftest import run_program
 
 ROOT = Path(__file__).resolve().parent.parent

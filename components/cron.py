@@ -229,6 +229,35 @@ def _number(name: str, token: str) -> int:
     raise ScheduleExpressionError(f"{name} value {token!r} is not valid")
 
 
+WEEK_MINUTES = 7 * 24 * 60
+
+
+def daily_gaps_minutes(expression: CronExpression) -> list[int]:
+    """Minutes between consecutive runs of one day that it fires, the last to the next day's first
+    included (a once-a-day schedule: 1440)."""
+    runs = expression.minutes_of_day()
+    return [later - earlier for earlier, later in zip(runs, runs[1:])] + [runs[0] + 1440 - runs[-1]]
+
+
+def longest_gap_minutes(expression: str) -> int | None:
+    """The longest time between two consecutive runs, or None when it cannot be known in a week
+    (schedules on particular days of the month or year)."""
+    parsed = parse(expression)
+    if isinstance(parsed, RateExpression):
+        return parsed.minutes
+    if parsed.month != "*" or parsed.year != "*" or parsed.day_of_month not in ("*", "?"):
+        return None
+    try:
+        days = days_of_week(parsed.day_of_week)
+    except ScheduleExpressionError:
+        return None
+    runs = sorted(day * 1440 + minute for day in days for minute in parsed.minutes_of_day())
+    if not runs:
+        return None
+    gaps = [later - earlier for earlier, later in zip(runs, runs[1:])] + [runs[0] + WEEK_MINUTES - runs[-1]]
+    return max(gaps)
+
+
 HOURS_PER_MONTH = 730
 """AWS's monthly convention (its pricing calculator's): 8,760 hours a year over 12 months."""
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24

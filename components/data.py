@@ -9,9 +9,13 @@ import pulumi
 import pulumi_aws as aws
 
 from common.contract import DRY_RUN_ITEM, DRY_RUN_MARKERS, AccessProfile
+from components.errors import ComponentError
 from components.iam import PolicyStatement
+from components.limits import S3_BUCKET_NAME
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+class DataPlaneError(ComponentError):
+    """A DataPlane's inputs were refused."""
 
 
 @dataclass(frozen=True)
@@ -216,13 +220,13 @@ def _deny_insecure_transport(bucket_arn: pulumi.Output[str]) -> dict:
 
 
 def _validate(args: DataPlaneArgs) -> None:
-    if isinstance(args.bucket_name, str) and not _BUCKET.match(args.bucket_name):
-        raise ValueError(f"bucket_name must be a valid S3 bucket name (3-63 lowercase characters), got {args.bucket_name!r}")
+    if isinstance(args.bucket_name, str) and not S3_BUCKET_NAME.match(args.bucket_name):
+        raise DataPlaneError("bucket-name", f"bucket_name must be a valid S3 bucket name (3-63 lowercase characters), got {args.bucket_name!r}")
     if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", args.table_name):
-        raise ValueError(f"table_name must be 3-255 letters, digits, '_', '-' or '.', got {args.table_name!r}")
-    if not _BUCKET.match(args.legacy_bucket):
-        raise ValueError(f"legacy_bucket must be a valid S3 bucket name, got {args.legacy_bucket!r}")
+        raise DataPlaneError("table-name", f"table_name must be 3-255 letters, digits, '_', '-' or '.', got {args.table_name!r}")
+    if not S3_BUCKET_NAME.match(args.legacy_bucket):
+        raise DataPlaneError("bucket-name", f"legacy_bucket must be a valid S3 bucket name, got {args.legacy_bucket!r}")
     if not args.legacy_prefix.endswith("/") or args.legacy_prefix.startswith("/"):
-        raise ValueError(f"legacy_prefix must end with '/' and not start with one, got {args.legacy_prefix!r}")
+        raise DataPlaneError("legacy-prefix", f"legacy_prefix must end with '/' and not start with one, got {args.legacy_prefix!r}")
     if args.noncurrent_version_days < 1:
-        raise ValueError(f"noncurrent_version_days must be at least 1, got {args.noncurrent_version_days}")
+        raise DataPlaneError("out-of-range", f"noncurrent_version_days must be at least 1, got {args.noncurrent_version_days}")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import pulumi
 import pulumi_aws as aws
 
 from components import cron
+from components.errors import ComponentError, check_range
 from components.iam import PolicyStatement, policy_document, service_trust_policy
 from components.image import LambdaImage
 from components.queues import dead_letter_queue
@@ -41,9 +43,9 @@ DRAIN_MINUTES = 5
 
 @dataclass(frozen=True)
 class ContainerFunctionArgs:
-    """What one function is built from. The stack settings (components/settings.py) build these
-    directly from config, leaving what only the program knows (the image build, resource names in the
-    environment, the access statements, the staggered schedule) for `__main__.py` to fill in with
+    """What one function is built from. The stack settings (stack_config/) build these directly from
+    config, the effective (staggered) schedule included, leaving what comes from resources (the image
+    build, resource names in the environment, the access statements) for `__main__.py` to fill in with
     `dataclasses.replace`; the defaults here are the only ones."""
 
     function_name: str
@@ -87,7 +89,7 @@ def provisioned_windows(expression: str, timeout_seconds: int, lead_minutes: int
     down once the run's timeout (rounded up to minutes) plus DRAIN_MINUTES has passed."""
     parsed = cron.parse(expression)
     if not isinstance(parsed, cron.CronExpression):
-        raise ValueError(f"schedule-aligned concurrency needs a cron(...) schedule, got {expression!r}")
+        raise FunctionError("schedule-aligned-needs-cron", f"schedule-aligned concurrency needs a cron(...) schedule, got {expression!r}")
     hold = math.ceil(timeout_seconds / 60) + DRAIN_MINUTES
     return [
         (str(parsed.at_minute_of_day(run - lead_minutes)), str(parsed.at_minute_of_day(run + hold)))
@@ -270,40 +272,82 @@ class ContainerFunction(pulumi.ComponentResource):
                 )
 
 
+class FunctionError(ComponentError):
+    """A ContainerFunction's inputs were refused."""
+
+
+_ENVIRONMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def check_environment(names: Iterable[str], *, where: str) -> None:
+    """Environment variable names Lambda accepts and does not reserve. `where` names the variables
+    as the caller's user knows them (a config key, or the function's environment)."""
+    for key in names:
+        if not _ENVIRONMENT_NAME.match(key):
+            raise FunctionError("invalid-environment", f"{where} {key!r} is not a valid environment variable name")
+        if RESERVED_ENVIRONMENT.match(key):
+            raise FunctionError("reserved-environment", f"{where} {key!r} is reserved by Lambda")
+
+
+def check_schedule_aligned(expression: str, lead_minutes: int, *, where: str) -> None:
+    """Schedule-aligned concurrency needs known run times (a cron(...) schedule), spaced further apart
+    than the lead time. `where` prefixes the keys named in the refusal (`functions[corn].`)."""
+    parsed = cron.parse(expression)
+    if not isinstance(parsed, cron.CronExpression):
+        raise FunctionError(
+            "schedule-aligned-needs-cron",
+            f"{where}provisioned_concurrency_mode is schedule_aligned, which needs a cron(...) schedule with fixed times, "
+            f"got {expression!r}; use provisioned_concurrency_mode fixed",
+        )
+    gap = min(cron.daily_gaps_minutes(parsed))
+    if lead_minutes >= gap:
+        raise FunctionError(
+            "lead-exceeds-gap",
+            f"{where}provisioned_concurrency_lead_minutes ({lead_minutes}) must be shorter than the {gap} minutes between "
+            "the function's runs; use provisioned_concurrency_mode fixed",
+        )
+
+
 def _validate(args: ContainerFunctionArgs) -> list[tuple[str, str]]:
     """Refuse bad plain inputs before anything is registered; returns the scaling windows."""
-    if not FUNCTION_NAME.match(args.function_name):
-        raise ValueError(f"function_name must be 1-{MAX_FUNCTION_NAME} letters, digits, hyphens or underscores, got {args.function_name!r}")
+    name = args.function_name
+    if not FUNCTION_NAME.match(name):
+        raise FunctionError("function-name", f"function_name must be 1-{MAX_FUNCTION_NAME} letters, digits, hyphens or underscores, got {name!r}")
     if args.image is None:
-        raise ValueError(f"{args.function_name}: image is required (a LambdaImage)")
+        raise FunctionError("image-required", f"{name}: image is required (a LambdaImage)")
     for limit in FUNCTION_RANGES:
-        limit.check(getattr(args, limit.name), where=f"{args.function_name}: {limit.name}")
+        check_range(FunctionError, limit, getattr(args, limit.name), where=f"{name}: {limit.name}")
     if args.pinned_version is not None and args.pinned_version < 1:
-        raise ValueError(f"{args.function_name}: pinned_version must be a published version (1 or more), got {args.pinned_version}")
+        raise FunctionError("pinned-version", f"{name}: pinned_version must be a published version (1 or more), got {args.pinned_version}")
     if args.log_format not in LOG_FORMATS:
-        raise ValueError(f"{args.function_name}: log_format must be JSON or Text, got {args.log_format!r}")
+        raise FunctionError("log-format", f"{name}: log_format must be JSON or Text, got {args.log_format!r}")
     if args.log_retention_days not in LOG_RETENTION_DAYS:
-        raise ValueError(f"{args.function_name}: log_retention_days must be one of CloudWatch's values, got {args.log_retention_days}")
+        raise FunctionError("log-retention", f"{name}: log_retention_days must be one of CloudWatch's values, got {args.log_retention_days}")
+    _validate_concurrency(args)
+    check_environment(args.environment, where=f"{name}: environment variable")
+    if args.provisioned_concurrency > 0 and args.provisioned_concurrency_mode == "schedule_aligned":
+        if args.schedule_expression is None:
+            raise FunctionError("schedule-aligned-needs-schedule", f"{name}: schedule_aligned provisioned concurrency needs schedule_expression")
+        check_schedule_aligned(args.schedule_expression, args.provisioned_concurrency_lead_minutes, where=f"{name}: ")
+        return provisioned_windows(args.schedule_expression, args.timeout_seconds, args.provisioned_concurrency_lead_minutes)
+    return []
+
+
+def _validate_concurrency(args: ContainerFunctionArgs) -> None:
+    name = args.function_name
     if args.reserved_concurrency is not None and args.reserved_concurrency < RESERVED_CONCURRENCY.minimum:
-        raise ValueError(
-            f"{args.function_name}: reserved_concurrency must be at least {RESERVED_CONCURRENCY.minimum} (or None), "
-            f"got {args.reserved_concurrency}"
+        raise FunctionError(
+            "out-of-range",
+            f"{name}: reserved_concurrency must be at least {RESERVED_CONCURRENCY.minimum} (or None), got {args.reserved_concurrency}",
         )
     ceiling = args.reserved_concurrency if args.reserved_concurrency is not None else RESERVED_CONCURRENCY.maximum
     if not 0 <= args.provisioned_concurrency <= ceiling:
-        raise ValueError(
-            f"{args.function_name}: provisioned_concurrency must be between 0 and {ceiling}, got {args.provisioned_concurrency}"
+        raise FunctionError(
+            "out-of-range", f"{name}: provisioned_concurrency must be between 0 and {ceiling}, got {args.provisioned_concurrency}"
         )
     if args.provisioned_concurrency_mode not in PROVISIONED_CONCURRENCY_MODES:
-        raise ValueError(
-            f"{args.function_name}: provisioned_concurrency_mode must be one of {', '.join(PROVISIONED_CONCURRENCY_MODES)}, "
-            f"got {args.provisioned_concurrency_mode!r}"
+        raise FunctionError(
+            "provisioned-concurrency-mode",
+            f"{name}: provisioned_concurrency_mode must be one of {', '.join(PROVISIONED_CONCURRENCY_MODES)}, "
+            f"got {args.provisioned_concurrency_mode!r}",
         )
-    for key in args.environment:
-        if RESERVED_ENVIRONMENT.match(key):
-            raise ValueError(f"{args.function_name}: environment variable {key!r} is reserved by Lambda")
-    if args.provisioned_concurrency > 0 and args.provisioned_concurrency_mode == "schedule_aligned":
-        if args.schedule_expression is None:
-            raise ValueError(f"{args.function_name}: schedule_aligned provisioned concurrency needs schedule_expression")
-        return provisioned_windows(args.schedule_expression, args.timeout_seconds, args.provisioned_concurrency_lead_minutes)
-    return []

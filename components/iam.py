@@ -10,7 +10,13 @@ from typing import Any, Mapping, Sequence
 
 import pulumi
 
+from components.errors import ComponentError
+
 _ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
+
+
+class PolicyError(ComponentError):
+    """A policy statement was refused (a wildcard action, no actions, no resources)."""
 
 
 @dataclass(frozen=True)
@@ -24,16 +30,17 @@ class PolicyStatement:
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9]+", self.sid):
-            raise ValueError(f"statement sid must be alphanumeric, got {self.sid!r}")
+            raise PolicyError("sid", f"statement sid must be alphanumeric, got {self.sid!r}")
         if not self.actions:
-            raise ValueError(f"statement {self.sid} has no actions")
+            raise PolicyError("no-actions", f"statement {self.sid} has no actions")
         for action in self.actions:
             if not _ACTION.match(action):
-                raise ValueError(
+                raise PolicyError(
+                    "wildcard-action",
                     f"statement {self.sid}: action {action!r} must name one action (service:Action); wildcards are refused"
                 )
         if not self.resources:
-            raise ValueError(f"statement {self.sid} has no resources")
+            raise PolicyError("no-resources", f"statement {self.sid} has no resources")
 
     def document(self) -> dict[str, Any]:
         statement: dict[str, Any] = {

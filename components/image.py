@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
+from components.errors import ComponentError
 from components.registry import CACHE_TAG, RELEASE_TAG_PREFIX, EcrRepository
 
 PLATFORMS = {"arm64": docker_build.Platform.LINUX_ARM64, "x86_64": docker_build.Platform.LINUX_AMD64}
@@ -160,14 +161,19 @@ class LambdaImage(pulumi.ComponentResource):
         self.register_outputs({"image_uri": self.image_uri, "tag": tag, "content_tag": content, "platform": self.platform})
 
 
+class ImageError(ComponentError):
+    """A LambdaImage's inputs were refused."""
+
+
 def _validate(args: LambdaImageArgs) -> Path:
     if args.architecture not in PLATFORMS:
-        raise ValueError(f"architecture must be one of {', '.join(PLATFORMS)}, got {args.architecture!r}")
+        raise ImageError("architecture", f"architecture must be one of {', '.join(PLATFORMS)}, got {args.architecture!r}")
     if args.push_id is not None and not _PUSH_ID.match(args.push_id):
-        raise ValueError(
+        raise ImageError(
+            "push-id",
             f"push_id must be 1-40 letters, digits, '.', '_' or '-' (an ECR tag's characters), got {args.push_id!r}"
         )
     dockerfile = Path(args.context_dir) / args.image / "Dockerfile"
     if not dockerfile.is_file():
-        raise ValueError(f"image {args.image!r} has no Dockerfile at {dockerfile}")
+        raise ImageError("dockerfile", f"image {args.image!r} has no Dockerfile at {dockerfile}")
     return dockerfile

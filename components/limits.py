@@ -1,7 +1,8 @@
-"""Every limit and default of a function, a schedule and a repository (Lambda's, Scheduler's, ECR's and
-CloudWatch's, and this project's), defined once: the stack settings check config against them
-(components/settings.py), and the components check their Args against the same objects. Change a
-ceiling here and both follow."""
+"""Every limit and default of a function, a schedule, a repository, a bucket and an alarm (Lambda's,
+Scheduler's, ECR's, S3's and CloudWatch's, and this project's), defined once: the stack settings check
+config against them (stack_config/), and the components check their Args against the same objects.
+Change a ceiling here and both follow. What only the operator tools read (the cost estimate's
+assumptions) is not here: stack_config/tool_settings.py."""
 
 from __future__ import annotations
 
@@ -46,11 +47,26 @@ MAX_IMAGE_MB = 10240
 ECR_UNTAGGED_EXPIRE_DAYS = Range("untagged_expire_days", 1, 1, 3650, "Days after push an untagged image expires.")
 ECR_KEEP_RELEASE_IMAGES = Range("keep_release_images", 5, 2, 1000, "Newest release images kept (the live one and one to roll back to).")
 
-# What the cost estimate (tools/cost.py) assumes; nothing deployed reads these.
-EXPECTED_DURATION_SECONDS = Range("expected_duration_seconds", 30, 1, TIMEOUT_SECONDS.maximum, "What one run is expected to take (at most the timeout).")
-COST_LOG_KB_PER_RUN = Range("cost_log_kb_per_run", 20, 0, 1_000_000, "Log data one run writes, KB.")
-COST_DATA_GB = Range("cost_data_gb", 1, 0, 1_000_000, "Data kept in the stack's bucket, GB.")
-COST_CHANGED_MB_PER_RELEASE = Range("cost_changed_mb_per_release", 10, 0, 100_000, "New layer data an older kept release adds in ECR, MB.")
+# A bucket: S3's naming rules (3-63 lowercase letters, digits, dots and hyphens, starting and ending
+# with a letter or digit).
+S3_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+# An alarm: the thresholds every function's alarms share (Monitoring's AlarmThresholds).
+ALARM_ERRORS = Range("errors", 1, 1, 1000, "Errors in 5 minutes that page (at least).")
+ALARM_THROTTLES = Range("throttles", 1, 1, 1000, "Throttled invocations in 5 minutes that page (at least).")
+ALARM_DURATION_TIMEOUT_PERCENT = Range(
+    "duration_timeout_percent", 80, 10, 100, "p99 duration above this share of the timeout pages before runs start timing out, %.")
+ALARM_COLD_START_MS = Range("cold_start_ms", 2000, 100, 10000, "A cold start's init duration above this pages, ms.")
+ALARM_MODEL_AGE_DAYS = Range("model_age_days", 10, 1, 365, "A serving model older than this pages (a weekly trainer plus three days of slack).")
+ALARM_MISSED_RUN_SLACK_MINUTES = Range(
+    "missed_run_slack_minutes", 60, 5, 1440, "Added to a schedule's longest gap before a run counts as missed, minutes.")
+ALARM_RANGES = (
+    ALARM_ERRORS, ALARM_THROTTLES, ALARM_DURATION_TIMEOUT_PERCENT, ALARM_COLD_START_MS, ALARM_MODEL_AGE_DAYS,
+    ALARM_MISSED_RUN_SLACK_MINUTES,
+)
+"""What every AlarmThresholds is checked against, field by field (the field is the Range's name)."""
+MAX_ALARM_WINDOW_MINUTES = 7 * 24 * 60
+"""CloudWatch evaluates at most seven days (period × evaluation periods) for one alarm."""
 
 ARCHITECTURES = ("arm64", "x86_64")
 """Lambda's two instruction set architectures."""

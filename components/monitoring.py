@@ -12,16 +12,46 @@ import pulumi
 import pulumi_aws as aws
 
 from common.contract import MetricNames
-from components import cron
+from components.cron import longest_gap_minutes
+from components.errors import ComponentError, check_range
 from components.function import ALIAS, ContainerFunction
-from components.limits import LOG_FORMATS
+from components.limits import (
+    ALARM_COLD_START_MS,
+    ALARM_DURATION_TIMEOUT_PERCENT,
+    ALARM_ERRORS,
+    ALARM_MISSED_RUN_SLACK_MINUTES,
+    ALARM_MODEL_AGE_DAYS,
+    ALARM_RANGES,
+    ALARM_THROTTLES,
+    LOG_FORMATS,
+    MAX_ALARM_WINDOW_MINUTES,
+)
 from components.schedule import Schedule
-from components.settings import AlarmSettings
 
 COLD_START_NAMESPACE = "CommodityForecasts/ColdStarts"
 """Where the init-duration metric filters publish (Lambda itself publishes no InitDuration metric)."""
-MAX_ALARM_WINDOW_MINUTES = 7 * 24 * 60
-"""CloudWatch evaluates at most seven days (period × evaluation periods) for one alarm."""
+
+
+class MonitoringError(ComponentError):
+    """Monitoring's inputs were refused (thresholds, log format, monitored functions)."""
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """Alarm thresholds, the same for every function (durations follow each function's timeout); ranges
+    and defaults: components/limits.py."""
+
+    errors: int = int(ALARM_ERRORS.default)
+    """Errors in 5 minutes that page (≥)."""
+    throttles: int = int(ALARM_THROTTLES.default)
+    duration_timeout_percent: int = int(ALARM_DURATION_TIMEOUT_PERCENT.default)
+    """p99 duration above this share of the timeout pages before runs start timing out."""
+    cold_start_ms: int = int(ALARM_COLD_START_MS.default)
+    model_age_days: int = int(ALARM_MODEL_AGE_DAYS.default)
+    """A weekly trainer plus three days of slack."""
+    missed_run_slack_minutes: int = int(ALARM_MISSED_RUN_SLACK_MINUTES.default)
+    """Added to a schedule's longest gap before a run counts as missed."""
+
 _TEXT_REPORT_FIELDS = (
     'report = "REPORT"', 'request_id_label = "RequestId:"', "request_id",
     'duration_label = "Duration:"', "duration", 'duration_unit = "ms"',
@@ -43,26 +73,7 @@ def init_duration_filter(log_format: str) -> tuple[str, str]:
         return '{ $.type = "platform.report" && $.record.metrics.initDurationMs > 0 }', "$.record.metrics.initDurationMs"
     if log_format == "Text":
         return "[" + ", ".join(_TEXT_REPORT_FIELDS) + "]", "$init_duration"
-    raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
-
-
-def longest_gap_minutes(expression: str) -> int | None:
-    """The longest time between two consecutive runs, or None when it cannot be known in a week
-    (schedules on particular days of the month or year)."""
-    parsed = cron.parse(expression)
-    if isinstance(parsed, cron.RateExpression):
-        return parsed.minutes
-    if parsed.month != "*" or parsed.year != "*" or parsed.day_of_month not in ("*", "?"):
-        return None
-    try:
-        days = cron.days_of_week(parsed.day_of_week)
-    except cron.ScheduleExpressionError:
-        return None
-    runs = sorted(day * 1440 + minute for day in days for minute in parsed.minutes_of_day())
-    if not runs:
-        return None
-    gaps = [later - earlier for earlier, later in zip(runs, runs[1:])] + [runs[0] + 7 * 1440 - runs[-1]]
-    return max(gaps)
+    raise MonitoringError("log-format", f"log_format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,7 @@ class MonitoringArgs:
     region: str
     functions: tuple[MonitoredFunction, ...]
     emails: tuple[str, ...] = ()
-    thresholds: AlarmSettings = AlarmSettings()
+    thresholds: AlarmThresholds = AlarmThresholds()
     metrics_namespace: str = MetricNames.NAMESPACE
     runbook_url: str = "README.md#runbook"
 
@@ -351,21 +362,18 @@ def _key_policy(account_id: str) -> str:
 
 
 def _validate(args: MonitoringArgs) -> None:
-    t = args.thresholds
-    if t.errors < 1 or t.throttles < 1:
-        raise ValueError(f"errors and throttles thresholds must be at least 1, got {t.errors} and {t.throttles}")
-    if not 10 <= t.duration_timeout_percent <= 100:
-        raise ValueError(f"duration_timeout_percent must be between 10 and 100, got {t.duration_timeout_percent}")
-    if t.cold_start_ms < 1 or t.model_age_days < 1 or t.missed_run_slack_minutes < 1:
-        raise ValueError("cold_start_ms, model_age_days and missed_run_slack_minutes must be positive")
+    for limit in ALARM_RANGES:
+        check_range(MonitoringError, limit, getattr(args.thresholds, limit.name), where=limit.name)
     names = [m.name for m in args.functions]
     if len(names) != len(set(names)):
-        raise ValueError(f"monitored function names must be unique, got {names}")
+        raise MonitoringError("duplicate-function", f"monitored function names must be unique, got {names}")
+    slack = args.thresholds.missed_run_slack_minutes
     for monitored in args.functions:
         if monitored.business_dimensions and monitored.schedule_expression is not None:
             gap = longest_gap_minutes(monitored.schedule_expression)
-            if gap is None or gap + t.missed_run_slack_minutes > MAX_ALARM_WINDOW_MINUTES:
-                raise ValueError(
+            if gap is None or gap + slack > MAX_ALARM_WINDOW_MINUTES:
+                raise MonitoringError(
+                    "missed-run-window",
                     f"{monitored.name}: a missed-run alarm needs runs at most 7 days apart (CloudWatch's longest alarm "
-                    f"window); schedule {monitored.schedule_expression} plus {t.missed_run_slack_minutes} minutes of slack is longer"
+                    f"window); schedule {monitored.schedule_expression} plus {slack} minutes of slack is longer",
                 )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.errors import ComponentError, check_range
 from components.limits import ECR_KEEP_RELEASE_IMAGES, ECR_UNTAGGED_EXPIRE_DAYS
 
 CACHE_TAG = "buildcache"
@@ -132,11 +133,16 @@ class EcrRepository(pulumi.ComponentResource):
         self.register_outputs({"name": self.name, "url": self.url, "arn": self.arn, "registry_id": self.registry_id})
 
 
+class RegistryError(ComponentError):
+    """An EcrRepository's inputs were refused."""
+
+
 def _validate(args: EcrRepositoryArgs) -> None:
     if not (2 <= len(args.repository_name) <= 256 and _REPOSITORY_NAME.match(args.repository_name)):
-        raise ValueError(
+        raise RegistryError(
+            "repository-name",
             "repository_name must be 2-256 lowercase letters, digits, and . _ - / separators, "
             f"got {args.repository_name!r}"
         )
     for limit in (ECR_UNTAGGED_EXPIRE_DAYS, ECR_KEEP_RELEASE_IMAGES):
-        limit.check(getattr(args, limit.name), where=limit.name)
+        check_range(RegistryError, limit, getattr(args, limit.name), where=limit.name)

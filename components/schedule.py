@@ -1,89 +1,35 @@
-"""Schedule: EventBridge Scheduler → a function's `live` alias, with retries, a DLQ and staggering."""
+"""Schedule: EventBridge Scheduler → a function's `live` alias, with retries and a DLQ. It runs the
+expression it is given: staggering is the settings' plan (stack_config/plan.py)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import pulumi
 import pulumi_aws as aws
 
 from components import cron
+from components.errors import ComponentError, check_range
 from components.function import ContainerFunction
 from components.iam import PolicyStatement, policy_document, service_trust_policy
 from components.limits import SCHEDULE_MAX_EVENT_AGE_SECONDS, SCHEDULE_RANGES, SCHEDULE_RETRY_ATTEMPTS
 from components.queues import dead_letter_queue
 
-if TYPE_CHECKING:  # settings build ScheduleArgs: a runtime import would be circular
-    from components.settings import FunctionSettings
 
-
-class ScheduleError(ValueError):
-    """Schedules that cannot be staggered or that would fire at the same minute."""
-
-
-def staggered_expressions(functions: Sequence[FunctionSettings], stagger_minutes: int) -> dict[str, str]:
-    """Effective schedule expression per scheduled function.
-
-    Functions whose schedules share a base time (same expression and time zone) run
-    `stagger_minutes` apart in declared order — corn 02:00, wheat 02:15, soybeans 02:30 — so they do
-    not contend for concurrency or for the same upstream data at the same second. Afterwards no two
-    schedules may fire at the same minute on the same days; such a clash is refused.
-    """
-    groups: dict[tuple[str, str], list[FunctionSettings]] = {}
-    for function in functions:
-        if function.schedule is not None:
-            key = (" ".join(function.schedule.expression.split()), function.schedule.timezone)
-            groups.setdefault(key, []).append(function)
-    effective: dict[str, str] = {}
-    for (expression, _), members in groups.items():
-        if len(members) == 1:
-            effective[members[0].name] = expression
-            continue
-        parsed = cron.parse(expression)
-        names = ", ".join(m.name for m in members)
-        if not isinstance(parsed, cron.CronExpression) or parsed.fixed_time is None:
-            raise ScheduleError(
-                f"functions {names} share the schedule {expression}, which fires more than once a day and cannot be "
-                "staggered; give each function its own schedule"
-            )
-        for position, member in enumerate(members):
-            try:
-                effective[member.name] = str(parsed.shifted(position * stagger_minutes))
-            except cron.ScheduleExpressionError as error:
-                raise ScheduleError(f"staggering function {member.name}: {error}") from None
-    _refuse_collisions(functions, effective)
-    return effective
-
-
-def _refuse_collisions(functions: Sequence[FunctionSettings], effective: dict[str, str]) -> None:
-    seen: dict[tuple, str] = {}
-    for function in functions:
-        if function.name not in effective:
-            continue
-        parsed = cron.parse(effective[function.name])
-        if isinstance(parsed, cron.RateExpression):
-            continue
-        for minute in parsed.minutes_of_day():
-            key = (function.schedule.timezone, parsed.days_key, minute)
-            if key in seen:
-                hours, minutes = divmod(minute, 60)
-                raise ScheduleError(
-                    f"functions {seen[key]} and {function.name} would both run at {hours:02d}:{minutes:02d} "
-                    f"{function.schedule.timezone}; change one schedule or stagger_minutes"
-                )
-            seen[key] = function.name
+class ScheduleError(ComponentError):
+    """A Schedule's inputs were refused."""
 
 
 @dataclass(frozen=True)
 class ScheduleArgs:
-    """When and how a function runs. The stack settings build these from config with the declared
-    expression; `__main__.py` fills in the function and the staggered expression."""
+    """When and how a function runs. The stack settings build these from config with the effective
+    (staggered) expression; `__main__.py` fills in the target function."""
 
     expression: str
-    """Effective (already staggered) `cron(...)` or `rate(...)`."""
+    """Effective (already staggered) `cron(...)` or `rate(...)`: what will run."""
     function: ContainerFunction | None = None
     """The target (required by the component); the schedule invokes its `live` alias, never `$LATEST`."""
     timezone: str = "UTC"
@@ -116,6 +62,8 @@ class Schedule(pulumi.ComponentResource):
     """Where runs Scheduler could not deliver wait."""
     role: aws.iam.Role
     """What Scheduler assumes to invoke the alias (and nothing else)."""
+    args: ScheduleArgs
+    """The plain inputs (the expression that runs, its time zone, retries), for others to read."""
 
     def __init__(self, name: str, args: ScheduleArgs, opts: pulumi.ResourceOptions | None = None):
         _validate(args)
@@ -159,7 +107,7 @@ class Schedule(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
 
-        self.schedule, self.dlq, self.role = schedule, dlq, role
+        self.schedule, self.dlq, self.role, self.args = schedule, dlq, role, args
         self.schedule_name = schedule.name
         self.dlq_arn = dlq.arn
         self.dlq_url = dlq.url
@@ -171,12 +119,14 @@ def _validate(args: ScheduleArgs) -> None:
     try:
         cron.parse(args.expression)
     except cron.ScheduleExpressionError as error:
-        raise ValueError(f"expression must be an EventBridge cron(...) or rate(...), got {args.expression!r}: {error}") from None
+        raise ScheduleError(
+            "expression", f"expression must be an EventBridge cron(...) or rate(...), got {args.expression!r}: {error}"
+        ) from None
     if args.function is None:
-        raise ValueError("function is required (the ContainerFunction to invoke)")
+        raise ScheduleError("function-required", "function is required (the ContainerFunction to invoke)")
     for limit in SCHEDULE_RANGES:
-        limit.check(getattr(args, limit.name), where=limit.name)
+        check_range(ScheduleError, limit, getattr(args, limit.name), where=limit.name)
     try:
         json.dumps(dict(args.payload))
     except TypeError as error:
-        raise ValueError(f"payload must be JSON-serialisable: {error}") from None
+        raise ScheduleError("payload", f"payload must be JSON-serialisable: {error}") from None

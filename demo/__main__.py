@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 from common.events import today_utc
 from common.contract import COMMODITIES
 from common.schema import parse_csv
-from components.settings import settings_from_config, stack_config
+from stack_config import settings_from_config, stack_config
 from common.environment import WorkloadEnvironment
 from demo.emulator import ACCOUNT_ID, Emulator, apply_environment, create_data_plane, seed_prices, stack_names
 

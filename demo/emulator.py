@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 from common.environment import WorkloadEnvironment
 from common.schema import to_csv
 from common.storage import price_key
-from components.settings import Settings
+from stack_config import Settings
 from demo.prices import generate
 
 ACCOUNT_ID = "123456789012"

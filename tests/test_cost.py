@@ -1,6 +1,6 @@
 """tools.cost: hand-computed estimates match to the cent; the estimator prices what the program
-deploys (its staggered schedules, its provisioned-concurrency windows, its alarms); unpriced regions
-and broken price tables are refused."""
+deploys (the one resolved plan's schedules, its provisioned-concurrency windows, its alarms); unpriced
+regions and broken price tables are refused."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import runpy
 import subprocess
 import sys
 
+from dataclasses import replace
+
 import pytest
 import yaml
 
-import components.function
-import components.schedule
 import tools.cost as cost
 from components import cron
-from components.settings import settings_from_config
+from stack_config import settings_from_config
 from tests.conftest import ROOT, run_program
 from tools.cli import CannotDecide
 
@@ -97,7 +97,6 @@ def test_schedule_aligned_concurrency_matches_a_hand_computation_to_the_cent():
 def test_the_windows_priced_are_the_windows_the_program_creates(prod_graph):
     """Schedule-aligned concurrency is priced over the program's own ScheduledActions, to the second."""
     settings = cost.stack_settings("prod")
-    effective = components.schedule.staggered_expressions(settings.functions, settings.stagger_minutes)
     for spec in settings.functions:
         if spec.args.provisioned_concurrency_mode != "schedule_aligned":
             continue
@@ -108,26 +107,25 @@ def test_the_windows_priced_are_the_windows_the_program_creates(prod_graph):
         deployed = sum(
             (cron.parse(c).minutes_of_day()[0] - cron.parse(w).minutes_of_day()[0]) % 1440 for w, c in zip(warm, cool)
         )
-        args = components.function.ContainerFunctionArgs(**{**vars(spec.args), "schedule_expression": effective[spec.name]})
-        priced = cost.provisioned_seconds(args, "schedule_aligned")
-        assert priced == pytest.approx(-(-deployed // 5) * 5 * 60 * cron.runs_per_month(effective[spec.name]))
+        priced = cost.provisioned_seconds(spec.args, "schedule_aligned")
+        assert priced == pytest.approx(-(-deployed // 5) * 5 * 60 * cron.runs_per_month(spec.args.schedule_expression))
 
 
-def test_the_estimator_calls_the_programs_schedule_and_window_functions(monkeypatch, dev_graph, prod_graph):
-    """Not copies: the very functions the program calls, with the staggered expressions."""
-    assert cost.staggered_expressions is components.schedule.staggered_expressions
-    assert cost.provisioned_windows is components.function.provisioned_windows
-    seen = []
-
-    def spy(expression, timeout, lead):
-        seen.append(expression)
-        return components.function.provisioned_windows(expression, timeout, lead)
-
-    monkeypatch.setattr(cost, "provisioned_windows", spy)
-    estimate = cost.estimate(cost.stack_settings("prod"), prod_graph, cost.PriceTable.load())
-    assert {"cron(0 2 * * ? *)", "cron(15 2 * * ? *)", "cron(30 2 * * ? *)"} <= set(seen), "wheat and soybeans are staggered"
-    monkeypatch.setattr(cost, "staggered_expressions", lambda functions, minutes: {})
-    unscheduled = cost.estimate(cost.stack_settings("dev"), dev_graph, cost.PriceTable.load())
+def test_the_estimator_and_the_program_read_the_one_resolved_plan(dev_graph, prod_graph):
+    """Not copies: the estimate prices the plan's expressions, and the program deploys the same ones."""
+    for stack, graph in (("dev", dev_graph), ("prod", prod_graph)):
+        settings = cost.stack_settings(stack)
+        estimate = cost.estimate(settings, graph, cost.PriceTable.load())
+        deployed = {r.parent.split("::")[-1].removesuffix("-schedule"): r.inputs["scheduleExpression"]
+                    for r in graph.of_type("aws:scheduler/schedule:Schedule")}
+        planned = {f.name: f.args.schedule_expression for f in settings.functions if f.schedule is not None}
+        assert estimate.schedules == deployed == planned, stack
+    assert {"cron(0 2 * * ? *)", "cron(15 2 * * ? *)", "cron(30 2 * * ? *)"} <= set(estimate.schedules.values()), "wheat and soybeans are staggered"
+    settings = cost.stack_settings("dev")
+    unplanned = replace(settings, functions=tuple(
+        replace(f, schedule=None, args=replace(f.args, schedule_expression=None)) for f in settings.functions
+    ))
+    unscheduled = cost.estimate(unplanned, dev_graph, cost.PriceTable.load())
     assert unscheduled.total < estimate.total and any("no schedule" in note for note in unscheduled.notes)
 
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from components.settings import settings_from_config, stack_config
+from stack_config import settings_from_config, stack_config
 from tests.conftest import ROOT
 from tools import deployer_policy
 

@@ -9,9 +9,11 @@ import pytest
 
 from components.function import ContainerFunction, ContainerFunctionArgs
 from components.image import LambdaImage, LambdaImageArgs
-from components.monitoring import MonitoredFunction, Monitoring, MonitoringArgs, init_duration_filter, longest_gap_minutes
+from components.cron import longest_gap_minutes
+from components.monitoring import AlarmThresholds as AlarmSettings
+from components.monitoring import MonitoredFunction, Monitoring, MonitoringArgs, init_duration_filter
 from components.registry import EcrRepository, EcrRepositoryArgs
-from components.settings import AlarmSettings, SettingsError, settings_from_config, stack_config
+from stack_config import SettingsError, settings_from_config, stack_config
 from tests.conftest import ROOT, run_program
 from tests.filter_patterns import match, metric_value
 

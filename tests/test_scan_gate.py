@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from components.settings import AllowedFinding, ScanGateSettings
+from stack_config import AllowedFinding, ScanGateSettings
 from tools.scan_gate import main, run
 
 DIGEST = "sha256:" + "c0" * 32

@@ -1,4 +1,4 @@
-"""Schedule: alias target, retries, DLQ, a narrowly scoped invoke role, and staggering."""
+"""Schedule: alias target, retries, DLQ and a narrowly scoped invoke role (staggering: tests/test_plan.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 from components.function import ContainerFunction, ContainerFunctionArgs
 from components.image import LambdaImage, LambdaImageArgs
 from components.registry import EcrRepository, EcrRepositoryArgs
-from components.schedule import Schedule, ScheduleArgs, ScheduleError, staggered_expressions
-from components.settings import FunctionSettings
+from components.schedule import Schedule, ScheduleArgs
 from tests.conftest import run_program
 
 ALIAS_ARN = "arn:aws:lambda:us-east-1:123456789012:function:commodity-forecasts-dev-corn:live"
@@ -71,50 +70,3 @@ def test_invoke_role_may_call_that_alias_only():
 def test_refuses_bad_arguments(overrides, message):
     with pytest.raises(ValueError, match=message):
         build(**overrides)
-
-
-def fn(name, expression, timezone="UTC"):
-    return FunctionSettings(name=name, image="predictor", architecture="arm64", schedule=ScheduleArgs(expression, timezone=timezone))
-
-
-def test_functions_sharing_a_base_time_are_staggered_in_declared_order():
-    functions = [fn("corn", "cron(0 2 * * ? *)"), fn("wheat", "cron(0 2 * * ? *)"), fn("soybeans", "cron(0 2 * * ? *)"), fn("trainer", "cron(0 1 ? * SUN *)")]
-    assert staggered_expressions(functions, 15) == {
-        "corn": "cron(0 2 * * ? *)",
-        "wheat": "cron(15 2 * * ? *)",
-        "soybeans": "cron(30 2 * * ? *)",
-        "trainer": "cron(0 1 ? * SUN *)",
-    }
-    assert staggered_expressions(functions, 20)["soybeans"] == "cron(40 2 * * ? *)"
-
-
-def test_stagger_carries_into_the_next_hour():
-    functions = [fn(f"f{i}", "cron(50 3 * * ? *)") for i in range(3)]
-    assert staggered_expressions(functions, 15)["f2"] == "cron(20 4 * * ? *)"
-
-
-def test_unscheduled_functions_are_left_out():
-    assert staggered_expressions([FunctionSettings(name="adhoc", image="predictor", architecture="arm64")], 15) == {}
-
-
-def test_same_time_in_different_time_zones_is_not_staggered():
-    functions = [fn("corn", "cron(0 2 * * ? *)", "UTC"), fn("wheat", "cron(0 2 * * ? *)", "America/Chicago")]
-    assert staggered_expressions(functions, 15) == {"corn": "cron(0 2 * * ? *)", "wheat": "cron(0 2 * * ? *)"}
-
-
-def test_a_staggered_schedule_landing_on_another_is_refused():
-    functions = [fn("corn", "cron(0 2 * * ? *)"), fn("wheat", "cron(0 2 * * ? *)"), fn("soybeans", "cron(15 2 * * ? *)")]
-    with pytest.raises(ScheduleError, match=r"functions wheat and soybeans would both run at 02:15 UTC; change one schedule or stagger_minutes"):
-        staggered_expressions(functions, 15)
-
-
-def test_shared_schedules_that_fire_many_times_a_day_are_refused():
-    functions = [fn("corn", "cron(0/30 * * * ? *)"), fn("wheat", "cron(0/30 * * * ? *)")]
-    with pytest.raises(ScheduleError, match="share the schedule cron\\(0/30 \\* \\* \\* \\? \\*\\), which fires more than once a day"):
-        staggered_expressions(functions, 15)
-
-
-def test_staggering_past_midnight_is_refused():
-    functions = [fn("a", "cron(50 23 * * ? *)"), fn("b", "cron(50 23 * * ? *)")]
-    with pytest.raises(ScheduleError, match="staggering function b: .* crosses midnight"):
-        staggered_expressions(functions, 15)

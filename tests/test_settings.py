@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from components.settings import SettingsError, settings_from_config, stack_config
+from stack_config import SettingsError, settings_from_config, stack_config
 from tests.conftest import ROOT
 
 P = "commodity-forecasts"

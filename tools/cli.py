@@ -9,7 +9,7 @@ from typing import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from components.settings import Settings, SettingsError, settings_from_config, stack_config
+from stack_config import Settings, SettingsError, settings_from_config, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

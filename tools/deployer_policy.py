@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from components.settings import Settings, settings_from_config, stack_config
+from stack_config import Settings, settings_from_config, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

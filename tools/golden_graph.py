@@ -42,13 +42,20 @@ def _parsed(value: Any) -> Any:
     return value
 
 
+def _parent(urn: str) -> str:
+    """The parent's name; the stack itself as `(stack)`: its URN names the first stack the process ran."""
+    if not urn or urn.split("::")[2] == "pulumi:pulumi:Stack":
+        return "(stack)"
+    return urn.split("::")[-1]
+
+
 def dump(graph: Any) -> dict[str, Any]:
     """The graph as plain data, sorted by type and name (the engine registers in no fixed order)."""
     resources = [
         {
             "type": r.type,
             "name": r.name,
-            "parent": r.parent.split("::")[-1] if r.parent else "",
+            "parent": _parent(r.parent),
             "inputs": _parsed(r.inputs),
             "options": {
                 "protect": r.protect, "retain_on_delete": r.retain_on_delete,

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 
-from components.settings import stack_config
+from stack_config import stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "commodity-forecasts"

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.settings import SEVERITIES, AllowedFinding, ScanGateSettings, SettingsError, settings_from_config, stack_config
+from stack_config import SEVERITIES, AllowedFinding, ScanGateSettings, SettingsError, settings_from_config, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,7 @@ from common.environment import WorkloadEnvironment
 from common.events import today_utc
 from common.contract import COMMODITIES
 from components.limits import TIMEOUT_SECONDS
-from components.settings import settings_from_config, stack_config
+from stack_config import settings_from_config, stack_config
 from demo.emulator import Emulator, create_data_plane, seed_prices, stack_names
 from tools.images import INVOKE_PATH, ROOT, LambdaContainer, build, host_architecture
 

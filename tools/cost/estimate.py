@@ -1,48 +1,21 @@
-"""What a stack costs a month: every line item priced from the stack's own settings and from the
-resources its program really declares.
-
-    python -m tools.cost dev            one stack, as a table
-    python -m tools.cost --all          every Pulumi.<stack>.yaml (what `make cost` prints)
-    python -m tools.cost dev --json     for machines
-    python -m tools.cost --all --markdown --baseline main.json
-                                        the pull request's comment: each stack and its change against main
-
-Nothing here re-derives what the program decides. Run times come from the effective (staggered)
-schedules of `components.schedule.staggered_expressions`; schedule-aligned provisioned concurrency is
-priced over exactly the windows `components.function.provisioned_windows` gives the program; alarms,
-dashboards, KMS keys, queues and log groups are counted in the program's own resource graph, run under
-Pulumi mocks (`tools/program_graph.py`: no engine, no cloud). Prices come from `tools/aws_prices.yaml`,
-a dated table with each source named; a region it does not price is refused, never priced at zero.
-
-What it cannot know is a setting with a documented default: each function's
-`expected_duration_seconds`, and `cost_log_kb_per_run`, `cost_data_gb`, `cost_image_mb`,
-`cost_changed_mb_per_release`. Free tiers and Savings Plans are not applied.
-
-Exit codes: 0 printed, 2 could not decide (unknown stack, invalid settings, unpriced region, bad price table).
-"""
+"""Every line item of one stack, priced from its planned settings (the effective schedules the program
+deploys) and from the resources its program really declares (run under mocks)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
-import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
-
-import yaml
+from typing import Any
 
 from components import cron
 from components.function import provisioned_windows
-from components.schedule import staggered_expressions
-from components.settings import FunctionSettings, Settings
-from tools.cli import ROOT, CannotDecide, exit_code, stack_settings
+from stack_config import FunctionSettings, Settings
+from tools.cli import ROOT, CannotDecide, stack_settings
+from tools.cost.prices import PriceTable
 
-PRICES = Path(__file__).with_name("aws_prices.yaml")
-COMMENT_MARKER = "<!-- commodity-forecasts:cost -->"
-"""The pull-request comment's first line: the workflow finds and updates its own comment by it."""
 GB_PER_MB = 1 / 1024
 GB_PER_KB = 1 / (1024 * 1024)
 BILLING_STEP_MINUTES = 5
@@ -76,47 +49,6 @@ REQUESTS_PER_RUN = {
     "trainer": RunRequests(s3_get=27, s3_put=18),
 }
 """An image not listed (another program's) makes no storage requests in the estimate; the table says so."""
-
-
-class PriceTableError(CannotDecide):
-    """The price table cannot price this stack."""
-
-
-@dataclass(frozen=True)
-class PriceTable:
-    as_of: str
-    hours_per_month: int
-    regions: dict[str, dict[str, float]]
-    unverified: dict[str, frozenset[str]]
-    sources: dict[str, Any]
-
-    @classmethod
-    def load(cls, path: Path = PRICES) -> "PriceTable":
-        data = yaml.safe_load(path.read_text())
-        regions, unverified = {}, {}
-        for region, prices in data["regions"].items():
-            prices = dict(prices)
-            unverified[region] = frozenset(prices.pop("unverified", ()))
-            for key, value in prices.items():
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                    raise PriceTableError(f"{path.name}: {region}.{key} must be a price of 0 or more, got {value!r}")
-            regions[region] = {key: float(value) for key, value in prices.items()}
-        every_key = set().union(*regions.values())
-        for region, prices in regions.items():
-            missing = sorted(every_key - set(prices))
-            if missing:
-                raise PriceTableError(f"{path.name}: region {region} has no price for {', '.join(missing)}")
-        if data["hours_per_month"] != cron.HOURS_PER_MONTH:
-            raise PriceTableError(f"{path.name}: hours_per_month {data['hours_per_month']} is not the program's {cron.HOURS_PER_MONTH}")
-        return cls(str(data["as_of"]), int(data["hours_per_month"]), regions, unverified, data.get("sources", {}))
-
-    def region(self, region: str) -> dict[str, float]:
-        if region not in self.regions:
-            raise PriceTableError(
-                f"region {region} is not in the price table (tools/aws_prices.yaml prices {', '.join(self.regions)}); "
-                "add its prices from the AWS pricing pages named there"
-            )
-        return self.regions[region]
 
 
 @dataclass(frozen=True)
@@ -154,6 +86,8 @@ class Estimate:
     concurrency: list[ConcurrencyOption] = field(default_factory=list)
     unverified: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    schedules: dict[str, str] = field(default_factory=dict)
+    """Function → the expression its runs were priced at: the plan's, which the program deploys."""
 
     @property
     def total(self) -> float:
@@ -209,11 +143,11 @@ def estimate(settings: Settings, graph: Any, table: PriceTable, measured: dict[s
     image sizes from `make images` (none: the settings and size budgets)."""
     result = Estimate(settings.stack, settings.region, table.as_of)
     pricer = _Pricer(table, result)
-    effective = staggered_expressions(settings.functions, settings.stagger_minutes)
+    result.schedules = {spec.name: spec.schedule.expression for spec in settings.functions if spec.schedule is not None}
     for spec in settings.functions:
-        _function_items(pricer, settings, spec, effective.get(spec.name))
-    _scheduler_items(pricer, effective)
-    _storage_items(pricer, settings, effective)
+        _function_items(pricer, settings, spec)
+    _scheduler_items(pricer, result.schedules)
+    _storage_items(pricer, settings, result.schedules)
     _registry_items(pricer, settings, measured or {})
     _monitoring_items(pricer, graph)
     _queue_and_key_items(pricer, graph)
@@ -225,8 +159,9 @@ def runs_per_month(expression: str | None) -> float:
     return cron.runs_per_month(expression) if expression else 0.0
 
 
-def _function_items(pricer: _Pricer, settings: Settings, spec: FunctionSettings, expression: str | None) -> None:
-    args = replace(spec.args, schedule_expression=expression)
+def _function_items(pricer: _Pricer, settings: Settings, spec: FunctionSettings) -> None:
+    args = spec.args
+    expression = args.schedule_expression
     name, arch, memory_gb = spec.name, spec.architecture, args.memory_mb * GB_PER_MB
     runs = runs_per_month(expression)
     if expression is None:
@@ -290,15 +225,15 @@ def _alignable(args) -> bool:
     return bool(args.schedule_expression)
 
 
-def _scheduler_items(pricer: _Pricer, effective: dict[str, str]) -> None:
-    invocations = sum(runs_per_month(expression) for expression in effective.values())
-    pricer.add("EventBridge Scheduler", f"invocations ({len(effective)} schedules)", invocations, "invocations", "scheduler_invocation")
+def _scheduler_items(pricer: _Pricer, schedules: dict[str, str]) -> None:
+    invocations = sum(runs_per_month(expression) for expression in schedules.values())
+    pricer.add("EventBridge Scheduler", f"invocations ({len(schedules)} schedules)", invocations, "invocations", "scheduler_invocation")
 
 
-def _storage_items(pricer: _Pricer, settings: Settings, effective: dict[str, str]) -> None:
+def _storage_items(pricer: _Pricer, settings: Settings, schedules: dict[str, str]) -> None:
     totals = RunRequests(0, 0)
     for spec in settings.functions:
-        runs = runs_per_month(effective.get(spec.name))
+        runs = runs_per_month(schedules.get(spec.name))
         per_run = REQUESTS_PER_RUN.get(spec.image)
         if per_run is None:
             pricer.estimate.notes.append(f"{spec.name}: image {spec.image!r} has no request profile; its S3 and DynamoDB requests are not estimated")
@@ -382,104 +317,3 @@ def estimate_stack(stack: str, table: PriceTable | None = None, measured: dict[s
     table = table or PriceTable.load()
     table.region(settings.region)  # refuse an unpriced region before running the program
     return estimate(settings, program_graph(stack), table, measured)
-
-
-def render(estimate: Estimate) -> str:
-    lines = [f"{estimate.stack} ({estimate.region}), monthly USD at the prices of {estimate.as_of} (tools/aws_prices.yaml)"]
-    width = max(len(i.item) for i in estimate.items)
-    for item in estimate.items:
-        quantity = _quantity(item.quantity)
-        lines.append(f"  {item.service:<22} {item.item:<{width}}  {quantity:>16} {item.unit:<19} ${item.usd:>9.4f}")
-    lines.append("  by service: " + ", ".join(f"{s} ${usd:.2f}" for s, usd in estimate.by_service().items()))
-    for option in estimate.concurrency:
-        if option.other_usd is None:
-            lines.append(f"  provisioned concurrency, {option.function}: {option.mode} ${option.usd:.2f}/month ({option.other_mode} is not possible for this schedule)")
-        else:
-            saving = option.other_usd - option.usd
-            lines.append(
-                f"  provisioned concurrency, {option.function}: {option.mode} ${option.usd:.2f}/month; {option.other_mode} would be "
-                f"${option.other_usd:.2f}/month ({'saves' if saving >= 0 else 'costs'} ${abs(saving):.2f} by staying {option.mode})"
-            )
-    for note in estimate.notes:
-        lines.append(f"  note: {note}")
-    if estimate.unverified:
-        lines.append(f"  note: {len(estimate.unverified)} price(s) used are not confirmed in a stored copy of AWS's pages: "
-                     f"{', '.join(sorted(estimate.unverified))}")
-    lines.append(f"total: ${estimate.total:.2f}/month")
-    return "\n".join(lines)
-
-
-def _quantity(value: float) -> str:
-    if value == 0:
-        return "0"
-    if abs(value) < 1:
-        return f"{value:.3g}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-def render_markdown(estimates: Iterable[Estimate], baseline: dict[str, Any]) -> str:
-    lines = [COMMENT_MARKER, "### Monthly cost estimate", "", "| stack | region | total | change against main | largest services |", "|---|---|---|---|---|"]
-    for e in estimates:
-        before = baseline.get(e.stack, {}).get("total_usd")
-        change = "new" if before is None else f"{e.total - before:+.2f} USD"
-        top = sorted(e.by_service().items(), key=lambda kv: -kv[1])[:3]
-        lines.append(f"| {e.stack} | {e.region} | ${e.total:.2f} | {change} | {', '.join(f'{s} ${u:.2f}' for s, u in top)} |")
-    lines.append("")
-    for e in estimates:
-        for option in e.concurrency:
-            if option.other_usd is not None:
-                lines.append(f"- {e.stack}/{option.function}: provisioned concurrency {option.mode} ${option.usd:.2f}, "
-                             f"{option.other_mode} would be ${option.other_usd:.2f}")
-    lines.append("")
-    lines.append("Prices as of the date in `tools/aws_prices.yaml`; usage assumptions and what is not estimated: `python -m tools.cost STACK`.")
-    return "\n".join(lines)
-
-
-def stacks_in(root: Path = ROOT) -> list[str]:
-    return sorted(path.name[len("Pulumi."):-len(".yaml")] for path in root.glob("Pulumi.*.yaml"))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.cost", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("stacks", nargs="*", help="stack names (Pulumi.<stack>.yaml)")
-    parser.add_argument("--all", action="store_true", help="every stack file in the project")
-    parser.add_argument("--json", action="store_true", help="one JSON object per stack, keyed by stack")
-    parser.add_argument("--markdown", action="store_true", help="a pull-request comment")
-    parser.add_argument("--baseline", type=Path, help="JSON from `--json` on the base branch, for the change column")
-    options = parser.parse_args(argv)
-    stacks = stacks_in() if options.all else options.stacks
-    if not stacks:
-        parser.error("name a stack or pass --all")
-
-    def run() -> None:
-        table = PriceTable.load()
-        measured = measured_sizes()
-        estimates = [estimate_stack(stack, table, measured) for stack in stacks]
-        if options.json:
-            print(json.dumps({e.stack: e.as_json() for e in estimates}, indent=2))
-        elif options.markdown:
-            baseline = json.loads(options.baseline.read_text()) if options.baseline and options.baseline.exists() else {}
-            print(render_markdown(estimates, baseline))
-        else:
-            print("\n\n".join(render(e) for e in estimates))
-
-    code = exit_code("cost", run, refused=())
-    _close_event_loop()
-    return code
-
-
-def _close_event_loop() -> None:
-    """The mocks leave an event loop open; closed here, it is not torn down noisily at interpreter exit."""
-    import asyncio
-
-    try:
-        loop = asyncio.get_event_loop()
-    except RuntimeError:
-        return
-    if not loop.is_closed():
-        loop.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The settings model: everything one stack is configured with, as frozen typed objects. The defaults here
+(and in the components' Args, components/limits.py and common/contract.py's knobs) are the only ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from common.contract import FORECAST_HORIZON_DAYS, LEGACY_PREFIX, MAX_PRICE_AGE_DAYS, MIN_IMPROVEMENT, SIGNIFICANCE_LEVEL
+from common.environment import WorkloadEnvironment
+from components.function import ContainerFunctionArgs
+from components.limits import ECR_KEEP_RELEASE_IMAGES, ECR_UNTAGGED_EXPIRE_DAYS, LOG_RETENTION_DAYS_DEFAULT
+from components.monitoring import AlarmThresholds
+from components.schedule import ScheduleArgs
+from stack_config.tool_settings import EXPECTED_DURATION_SECONDS, CostSettings, ScanGateSettings
+
+PROJECT = "commodity-forecasts"
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """One container image, built from `images/<name>/Dockerfile` with `images/` as context."""
+
+    name: str
+    build_args: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Extra `--build-arg` values."""
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """One container-image Lambda function: the component's own Args and ScheduleArgs, built from config
+    and resolved (the schedule is the one that will run), plus what only the program and the tools use."""
+
+    name: str
+    image: str
+    architecture: str
+    args: ContainerFunctionArgs = None  # type: ignore[assignment]
+    """Everything the function is built with except what comes from resources (image build, resource
+    names in the environment, access statements). None: the Args' defaults, under `name`."""
+    schedule: ScheduleArgs | None = None
+    """When it runs: after the plan (stack_config/plan.py), the effective expression, staggered where
+    functions share a base time; before it, the declared one."""
+    event: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """The payload a scheduled run receives, e.g. {"commodity": "corn"}."""
+    environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """The stack's own extra variables (the workload contract's are added by the program)."""
+    pre_traffic_check: bool = True
+    """Invoke each new version with `dry_run_event` before `live` moves to it (README: Deploying safely)."""
+    expected_duration_seconds: int = int(EXPECTED_DURATION_SECONDS.default)
+    """What one run is expected to take: only the cost estimate (`tools.cost`) reads it."""
+
+    def __post_init__(self) -> None:
+        if self.args is None:
+            object.__setattr__(self, "args", ContainerFunctionArgs(function_name=self.name))
+
+    @property
+    def dry_run_event(self) -> dict[str, Any]:
+        """The scheduled event with `dry_run: true`: the gate's and `tools.rollback`'s check."""
+        return {**self.event, "dry_run": True}
+
+
+@dataclass(frozen=True)
+class EcrSettings:
+    """Lifecycle of every ECR repository (ranges and defaults: components/limits.py)."""
+
+    untagged_expire_days: int = int(ECR_UNTAGGED_EXPIRE_DAYS.default)
+    keep_release_images: int = int(ECR_KEEP_RELEASE_IMAGES.default)
+
+
+@dataclass(frozen=True)
+class WorkloadSettings:
+    """What the workloads are told (common/contract.py names the variables): ranges live with each Knob."""
+
+    forecast_horizon_days: int = int(FORECAST_HORIZON_DAYS.default)
+    max_price_age_days: int = int(MAX_PRICE_AGE_DAYS.default)
+    min_improvement: float = MIN_IMPROVEMENT.default
+    significance_level: float = SIGNIFICANCE_LEVEL.default
+    legacy_file_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Commodity → file name the mobile app reads (without `.json`); unlisted commodities use their own name."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one stack is configured with. `Pulumi.yaml` declares just the two required keys,
+    because the CLI treats a declared key without a default as required."""
+
+    project: str
+    stack: str
+    environment: str
+    """Used in every physical name (`commodity-forecasts-<environment>-…`), e.g. dev, prod."""
+    region: str
+    images: tuple[ImageSettings, ...]
+    functions: tuple[FunctionSettings, ...]
+    """In declared order, each with its effective schedule."""
+    legacy_bucket: str
+    """The mobile app's existing bucket: looked up, never managed; the stack may write only under `legacy_prefix`."""
+    protect: bool = True
+    """Production guard: `protect` on the bucket and table, table deletion protection, repositories and buckets
+    never force-deleted. `false` only for throwaway stacks."""
+    architecture: str = "arm64"
+    """Every function's architecture unless it sets its own."""
+    ecr: EcrSettings = EcrSettings()
+    log_retention_days: int = LOG_RETENTION_DAYS_DEFAULT
+    """Days every function's logs are kept (CloudWatch's allowed values only)."""
+    alarm_emails: tuple[str, ...] = ()
+    """Addresses subscribed to the alarm topic (each confirms by email)."""
+    stagger_minutes: int = 15
+    """Functions whose schedules share a base time run this many minutes apart, in declared order."""
+    legacy_prefix: str = LEGACY_PREFIX
+    """The only prefix the stack may write in `legacy_bucket`."""
+    alarms: AlarmThresholds = AlarmThresholds()
+    runbook_url: str = "README.md#runbook"
+    """Where alarms and the dashboard link; set an absolute URL."""
+    scan_gate: ScanGateSettings = ScanGateSettings()
+    workload: WorkloadSettings = WorkloadSettings()
+    cost: CostSettings = CostSettings()
+
+    @property
+    def name_prefix(self) -> str:
+        """Prefix of physical names, unique per project and environment."""
+        return f"{self.project}-{self.environment}"
+
+    def data_bucket_name(self, account_id: str) -> str:
+        """S3 names are global: account and region make ours unique without a random suffix."""
+        return f"{self.name_prefix}-data-{account_id}-{self.region}"
+
+    @property
+    def predictions_table_name(self) -> str:
+        return f"{self.name_prefix}-predictions"
+
+    def workload_environment(self, *, data_bucket: Any, predictions_table: Any, legacy_bucket: Any) -> WorkloadEnvironment:
+        """What this stack tells its functions (names may be resource outputs): the one source for the
+        program, the demo and `make serve`."""
+        return WorkloadEnvironment(
+            data_bucket=data_bucket,
+            predictions_table=predictions_table,
+            legacy_bucket=legacy_bucket,
+            legacy_prefix=self.legacy_prefix,
+            max_price_age_days=self.workload.max_price_age_days,
+            min_improvement=self.workload.min_improvement,
+            significance_level=self.workload.significance_level,
+            forecast_horizon_days=self.workload.forecast_horizon_days,
+            legacy_file_names=self.workload.legacy_file_names,
+        )
+
+    def function_name(self, function: FunctionSettings) -> str:
+        return function.args.function_name
+
+    def image(self, name: str) -> ImageSettings:
+        return next(image for image in self.images if image.name == name)
+
+    def image_builds(self) -> tuple[tuple[str, str], ...]:
+        """(image, architecture) pairs to build: one per architecture its functions use, else the default."""
+        builds: list[tuple[str, str]] = []
+        for image in self.images:
+            architectures = sorted({f.architecture for f in self.functions if f.image == image.name})
+            for architecture in architectures or [self.architecture]:
+                builds.append((image.name, architecture))
+        return tuple(builds)
