@@ -18,7 +18,9 @@ export UV_PYTHON := $(PYTHON)
 
 .PHONY: test demo bench cost docker images serve lock exports upgrade check-python clean
 
+# The layer contracts first (pyproject.toml's import-linter section), then every test.
 test: $(VENV)/.synced
+	$(BIN)/lint-imports --no-cache
 	UV=$(UV) $(BIN)/pytest
 
 demo: $(VENV)/.synced
