@@ -35,12 +35,14 @@ from components.monitoring import AlarmThresholds
 from stack_config import plan, tool_settings
 from stack_config.functions import NAME, NAME_TEXT, StackDefaults, functions, images
 from stack_config.model import PROJECT, EcrSettings, Settings, WorkloadSettings
-from stack_config.reader import Reader, SettingsError, doc_of
+from stack_config.reader import Doc, Reader, SettingsError, doc_of
 
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OTHER_NAMESPACES = ("aws", "pulumi", "docker-build")
 """Config namespaces read by someone else (the providers, the engine): left alone."""
+REGION_DOC = Doc("The AWS provider's region: every resource of the stack is created there.", allowed="an AWS region")
+"""`aws:region` is the provider's key, read here only to name resources."""
 EXAMPLE_ACCOUNT_ID = "123456789012"
 """Any account id has 12 digits: derived names are checked at this length before the account is known."""
 
