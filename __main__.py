@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from components.data import DataPlane, DataPlaneArgs
 from components.function import ContainerFunction
+from components.iam import RoleOptions
 from components.image import LambdaImage, LambdaImageArgs
 from components.monitoring import MonitoredFunction, Monitoring, MonitoringArgs
 from components.registry import EcrRepository, EcrRepositoryArgs
@@ -72,6 +73,9 @@ images = {
     for image_name, architecture in settings.image_builds()
 }
 
+# Every role the stack creates lives under its environment's path and carries its permissions boundary:
+# the only roles the deploying identity may create (tools/deployer_policy.py).
+role_options = RoleOptions(path=settings.role_path, permissions_boundary=account_id.apply(settings.permissions_boundary_arn))
 functions = {}
 schedules = {}
 for spec in settings.functions:
@@ -89,10 +93,13 @@ for spec in settings.functions:
                 **spec.environment,
             },
             statements=data.statements(ACCESS[spec.image]),
+            role_options=role_options,
         ),
     )
     if spec.schedule is not None:
-        schedules[spec.name] = Schedule(f"{spec.name}-schedule", replace(spec.schedule, function=functions[spec.name]))
+        schedules[spec.name] = Schedule(
+            f"{spec.name}-schedule", replace(spec.schedule, function=functions[spec.name], role_options=role_options),
+        )
 
 monitoring = Monitoring(
     "monitoring",

@@ -27,7 +27,9 @@ class DataPlaneArgs:
     """An existing bucket owned elsewhere: looked up, never managed or deleted by this stack."""
     legacy_prefix: str
     protect: bool
-    """Production: `protect` on bucket and table, table deletion protection, no force-destroy."""
+    """Production: `protect` on both buckets, every child of theirs (versioning, encryption, policies,
+    lifecycle, logging, ownership, public-access block) and the table; table deletion protection; no
+    force-destroy."""
     noncurrent_version_days: int = 90
     """Overwritten or deleted object versions (old `latest.json` pointers, replaced models) expire after this."""
     access_log_days: int = 365
@@ -80,7 +82,9 @@ class DataPlane(pulumi.ComponentResource):
         noncurrent versions and stale uploads expired, TLS only."""
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, force_destroy=not args.protect, opts=stateful)
-        bucket_child = pulumi.ResourceOptions(parent=self, depends_on=[bucket])
+        # Every child of a protected bucket is protected too: dropping one from the program would otherwise
+        # delete it (suspend versioning, remove the public-access block or the TLS-only policy).
+        bucket_child = pulumi.ResourceOptions(parent=self, depends_on=[bucket], protect=args.protect)
         _owner_only(name, bucket, bucket_child)
         aws.s3.BucketVersioning(
             f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=bucket_child
@@ -127,7 +131,7 @@ class DataPlane(pulumi.ComponentResource):
         encrypted with SSE-S3, and with ownership enforced it needs a bucket policy for the logging service."""
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         logs = aws.s3.Bucket(f"{name}-access-logs", bucket=pulumi.Output.concat(bucket.bucket, "-logs"), force_destroy=not args.protect, opts=stateful)
-        child = pulumi.ResourceOptions(parent=self, depends_on=[logs])
+        child = pulumi.ResourceOptions(parent=self, depends_on=[logs], protect=args.protect)
         _owner_only(f"{name}-access-logs", logs, child)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-access-logs-encryption", bucket=logs.id,
@@ -159,7 +163,7 @@ class DataPlane(pulumi.ComponentResource):
         )
         aws.s3.BucketLogging(
             f"{name}-access-logging", bucket=bucket.id, target_bucket=logs.id, target_prefix="data/",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket, logs]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket, logs], protect=args.protect),
         )
 
     def statements(self, access: AccessProfile) -> tuple[PolicyStatement, ...]:

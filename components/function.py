@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from components import cron
 from components.errors import ComponentError, check_range
-from components.iam import PolicyStatement, policy_document, service_trust_policy
+from components.iam import PolicyStatement, RoleOptions, policy_document, service_trust_policy
 from components.image import LambdaImage
 from components.queues import dead_letter_queue
 from components.limits import (
@@ -82,6 +82,10 @@ class ContainerFunctionArgs:
     workload's dry-run event; None turns the gate off."""
     pinned_version: int | None = None
     """Keep `live` on this published version (after a rollback); None follows each new version."""
+    role_options: RoleOptions = RoleOptions()
+    """The execution role's IAM path and permissions boundary."""
+    protect_logs: bool = False
+    """`protect` the log group (production): removing the function from the program cannot delete its logs."""
 
 
 def provisioned_windows(expression: str, timeout_seconds: int, lead_minutes: int) -> list[tuple[str, str]]:
@@ -123,7 +127,7 @@ class ContainerFunction(pulumi.ComponentResource):
         super().__init__("commodity-forecasts:function:ContainerFunction", name, None, opts)
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", name=f"/aws/lambda/{args.function_name}", retention_in_days=args.log_retention_days,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect_logs),
         )
         dlq = dead_letter_queue(f"{name}-dlq", parent=self)
         role, policy = self._role(name, args, log_group, dlq)
@@ -153,6 +157,7 @@ class ContainerFunction(pulumi.ComponentResource):
             f"{name}-role",
             description=f"Execution role of {args.function_name}",
             assume_role_policy=service_trust_policy("lambda.amazonaws.com"),
+            **args.role_options.role_arguments(),
             opts=pulumi.ResourceOptions(parent=self),
         )
         own = (

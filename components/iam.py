@@ -13,6 +13,7 @@ import pulumi
 from components.errors import ComponentError
 
 _ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
+_PATH = re.compile(r"^/([\x21-\x7e]{1,510}/)?$")
 
 
 class PolicyError(ComponentError):
@@ -52,6 +53,29 @@ class PolicyStatement:
         if self.condition:
             statement["Condition"] = dict(self.condition)
         return statement
+
+
+@dataclass(frozen=True)
+class RoleOptions:
+    """Where a component's IAM roles live and what caps them: the project's path and permissions boundary,
+    so that the identity deploying the stack may create roles only there, only with that boundary
+    (tools/deployer_policy.py), and a role it creates can never hold more than the boundary allows."""
+
+    path: str = "/"
+    """IAM path, e.g. `/commodity-forecasts/dev/` (starts and ends with `/`)."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """ARN of the managed policy every role carries as its permissions boundary (the bootstrap creates it)."""
+
+    def __post_init__(self) -> None:
+        if not _PATH.match(self.path):
+            raise PolicyError("role-path", f"role path must start and end with '/' (1-512 printable characters), got {self.path!r}")
+
+    def role_arguments(self) -> dict[str, Any]:
+        """The `aws.iam.Role` keyword arguments these options set."""
+        arguments: dict[str, Any] = {"path": self.path}
+        if self.permissions_boundary is not None:
+            arguments["permissions_boundary"] = self.permissions_boundary
+        return arguments
 
 
 def policy_document(statements: Sequence[PolicyStatement]) -> pulumi.Output[str]:

@@ -13,7 +13,6 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
 from components.errors import ComponentError
@@ -119,9 +118,6 @@ class LambdaImage(pulumi.ComponentResource):
         tag = f"{content}-{args.push_id or push_id_now()}"
         repository = args.repository
 
-        token = aws.ecr.get_authorization_token_output(
-            registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
         cache_ref = repository.url.apply(lambda url: f"{url}:{CACHE_TAG}")
         # Every push goes to a tag that cannot exist yet. ECR refuses any push to an existing immutable
         # tag, even of the same digest (aws/containers-roadmap#2179), and neither a rebuild (a revert to
@@ -138,18 +134,17 @@ class LambdaImage(pulumi.ComponentResource):
             build_on_preview=args.build_on_preview,
             push=True,
             tags=[repository.url.apply(lambda url: f"{url}:{tag}")],
-            registries=[
-                {
-                    "address": repository.url.apply(lambda url: url.split("/", 1)[0]),
-                    "username": token.user_name,
-                    "password": token.password,
-                }
-            ],
+            # No `registries`: the provider layers them over the host's Docker credentials
+            # (provider/internal/host.go newHost: ConfigFile().GetAllCredentials()), and the deploy job
+            # logs in to ECR first (tools/ecr_login.py). Credentials given here would be stored in the
+            # stack's state, which previews can read: an ECR token acts as the deploying role for 12 hours.
             cache_from=[{"registry": {"ref": cache_ref}}],
             cache_to=[{"registry": {"ref": cache_ref, **cache}}],
             # Pulumi never deletes a pushed image (the provider's Delete removes the manifest from ECR):
             # a replaced build may still be what a function runs. ECR's lifecycle policy expires images.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, ignore_changes=["tags"]),
+            # `registries` is ignored too: builds pushed with it in their state must not see its removal as an
+            # update (the provider would push their tags again, which ECR refuses).
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, ignore_changes=["tags", "registries"]),
         )
 
         self.build = build

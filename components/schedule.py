@@ -14,7 +14,7 @@ import pulumi_aws as aws
 from components import cron
 from components.errors import ComponentError, check_range
 from components.function import ContainerFunction
-from components.iam import PolicyStatement, policy_document, service_trust_policy
+from components.iam import PolicyStatement, RoleOptions, policy_document, service_trust_policy
 from components.limits import SCHEDULE_MAX_EVENT_AGE_SECONDS, SCHEDULE_RANGES, SCHEDULE_RETRY_ATTEMPTS
 from components.queues import dead_letter_queue
 
@@ -40,6 +40,11 @@ class ScheduleArgs:
     max_event_age_seconds: int = int(SCHEDULE_MAX_EVENT_AGE_SECONDS.default)
     """How long Scheduler keeps retrying one run before it goes to the DLQ."""
     description: str = ""
+    name: str | None = None
+    """The schedule's physical name; None: the target function's name, so that an identity scoped to the
+    stack's names (`schedule/default/<prefix>-*`) may manage it (an unnamed schedule gets a random name)."""
+    role_options: RoleOptions = RoleOptions()
+    """The invoke role's IAM path and permissions boundary."""
 
 
 class Schedule(pulumi.ComponentResource):
@@ -76,6 +81,7 @@ class Schedule(pulumi.ComponentResource):
             f"{name}-role",
             description=f"EventBridge Scheduler invoking {name}",
             assume_role_policy=account.apply(lambda account_id: service_trust_policy("scheduler.amazonaws.com", account_id)),
+            **args.role_options.role_arguments(),
             opts=child,
         )
         policy = aws.iam.RolePolicy(
@@ -89,6 +95,7 @@ class Schedule(pulumi.ComponentResource):
         )
         schedule = aws.scheduler.Schedule(
             f"{name}-trigger",
+            name=args.name or args.function.args.function_name,
             description=args.description or f"Runs {name}",
             schedule_expression=args.expression,
             schedule_expression_timezone=args.timezone,

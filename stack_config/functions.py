@@ -49,6 +49,7 @@ class StackDefaults:
     architecture: str
     name_prefix: str
     log_retention_days: int
+    protect: bool
 
 
 def images(top: Reader) -> tuple[ImageSettings, ...]:
@@ -192,6 +193,7 @@ def _function_args(
         schedule_expression=schedule.expression if schedule else None,
         schedule_timezone=schedule.timezone if schedule else ContainerFunctionArgs.schedule_timezone,
         log_retention_days=defaults.log_retention_days,
+        protect_logs=defaults.protect,
         max_retry_attempts=reader.ranged(MAX_RETRY_ATTEMPTS),
         max_event_age_seconds=reader.ranged(MAX_EVENT_AGE_SECONDS),
         function_url=reader.boolean("function_url", ContainerFunctionArgs.function_url, doc=doc_of(ContainerFunctionArgs, "function_url")),

@@ -13,6 +13,7 @@ from components.function import ContainerFunctionArgs
 from components.limits import ECR_KEEP_RELEASE_IMAGES, ECR_UNTAGGED_EXPIRE_DAYS, LOG_RETENTION_DAYS_DEFAULT
 from components.monitoring import AlarmThresholds
 from components.schedule import ScheduleArgs
+from stack_config import identities
 from stack_config.tool_settings import EXPECTED_DURATION_SECONDS, CostSettings, ScanGateSettings
 
 PROJECT = "commodity-forecasts"
@@ -124,6 +125,15 @@ class Settings:
     def data_bucket_name(self, account_id: str) -> str:
         """S3 names are global: account and region make ours unique without a random suffix."""
         return f"{self.name_prefix}-data-{account_id}-{self.region}"
+
+    @property
+    def role_path(self) -> str:
+        """IAM path of every role this stack creates (stack_config/identities.py)."""
+        return identities.role_path(self.project, self.environment)
+
+    def permissions_boundary_arn(self, account_id: str) -> str:
+        """The boundary every role this stack creates carries (the bootstrap creates the policy)."""
+        return identities.boundary_arn(self.region, account_id, self.project, self.environment)
 
     @property
     def predictions_table_name(self) -> str:

@@ -101,7 +101,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
     scan_gate = tool_settings.scan_gate(top)
     cost = tool_settings.cost(top)
     found_images = images(top)
-    found_functions = functions(top, found_images, StackDefaults(architecture, f"{project}-{environment}", log_retention_days))
+    found_functions = functions(top, found_images, StackDefaults(architecture, f"{project}-{environment}", log_retention_days, protect))
     top.finish()
     _check_derived_bucket_name(project, environment, str(region))
     return Settings(

@@ -78,8 +78,12 @@ def test_protection_follows_the_setting(protect):
     assert bucket.protect is protect and table.protect is protect and logs.protect is protect, "stateful resources are protected in production"
     assert bucket.inputs["forceDestroy"] is (not protect) and logs.inputs["forceDestroy"] is (not protect)
     assert table.inputs["deletionProtectionEnabled"] is protect
-    unprotected = [r.name for r in graph.resources if r.custom and r.type not in ("aws:s3/bucket:Bucket", "aws:dynamodb/table:Table") and r.protect]
-    assert unprotected == [], "only the buckets and the table carry protect"
+    children = [r for r in graph.resources if r.custom and r.type.startswith(("aws:s3/", "aws:dynamodb/"))]
+    assert len(children) >= 12, "both buckets, their configuration and the table"
+    assert [r.name for r in children if r.protect is not protect] == [], (
+        "every child of a protected bucket (versioning, encryption, policies, lifecycle, logging, ownership, public access) "
+        "is protected with it: removing one from the program must not delete it"
+    )
 
 
 def test_access_to_the_data_bucket_is_logged_into_a_private_expiring_log_bucket():

@@ -162,7 +162,11 @@ def test_prod_raises_predictor_concurrency_around_each_run_and_protects_state(pr
         "soybeans-warm-0": "cron(20 2 * * ? *)", "soybeans-cool-0": "cron(37 2 * * ? *)",
     }, "warm 10 minutes before each staggered run, cool after the 2-minute timeout and drain"
     protected = sorted(r.type for r in prod_graph.resources if r.protect)
-    assert protected == ["aws:dynamodb/table:Table", "aws:s3/bucket:Bucket", "aws:s3/bucket:Bucket"]
+    stateful = sorted(r.type for r in prod_graph.resources if r.custom and r.type.startswith(("aws:s3/", "aws:dynamodb/", "aws:cloudwatch/logGroup")))
+    assert protected == stateful and protected.count("aws:s3/bucket:Bucket") == 2 and "aws:dynamodb/table:Table" in protected, (
+        "prod protects its buckets, every child of theirs, the table and every log group, and nothing else"
+    )
+    assert protected.count("aws:cloudwatch/logGroup:LogGroup") == len(FUNCTIONS)
     reserved = {f.inputs["name"]: f.inputs["reservedConcurrentExecutions"] for f in prod_graph.of_type(FUNCTION)}
     assert reserved == {
         "commodity-forecasts-prod-corn": 2, "commodity-forecasts-prod-wheat": 2,
@@ -233,10 +237,14 @@ def test_dev_and_prod_differ_exactly_as_configured(dev_graph, prod_graph):
         "data-access-logs": ["forceDestroy", "(protect)"],
         "data-predictions": ["deletionProtectionEnabled", "(protect)"],
     }
+    for child in ("ownership", "public-access", "versioning", "encryption", "lifecycle", "tls-only", "access-logging",
+                  "access-logs-ownership", "access-logs-public-access", "access-logs-encryption", "access-logs-lifecycle",
+                  "access-logs-delivery"):
+        expected[f"data-{child}"] = ["(protect)"]
     expected["monitoring-email-0"] = ["endpoint"]
     expected["monitoring-dashboard"] = ["dashboardBody"]  # lists prod's spillover alarms too
     for name in FUNCTIONS:
-        expected[f"{name}-logs"] = ["retentionInDays"]
+        expected[f"{name}-logs"] = ["retentionInDays", "(protect)"]
         expected[f"{name}-function"] = ["reservedConcurrentExecutions"]
         # Another configuration publishes another version number: the gate invokes it, live points at it.
         expected[f"{name}-pre-traffic"] = ["qualifier"]
