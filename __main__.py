@@ -110,6 +110,7 @@ monitoring = Monitoring(
         thresholds=settings.alarms,
         metrics_namespace=MetricNames.NAMESPACE,
         runbook_url=settings.runbook_url,
+        topic_key=settings.alarm_topic_key,
         functions=tuple(
             MonitoredFunction(
                 name=spec.name,

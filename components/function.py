@@ -86,6 +86,8 @@ class ContainerFunctionArgs:
     """The execution role's IAM path and permissions boundary."""
     protect_logs: bool = False
     """`protect` the log group (production): removing the function from the program cannot delete its logs."""
+    retain_dead_letters: bool = False
+    """Leave the DLQ (`<function_name>-dlq`) in place, with its messages, if the program stops declaring it."""
 
 
 def provisioned_windows(expression: str, timeout_seconds: int, lead_minutes: int) -> list[tuple[str, str]]:
@@ -129,7 +131,7 @@ class ContainerFunction(pulumi.ComponentResource):
             f"{name}-logs", name=f"/aws/lambda/{args.function_name}", retention_in_days=args.log_retention_days,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect_logs),
         )
-        dlq = dead_letter_queue(f"{name}-dlq", parent=self)
+        dlq = dead_letter_queue(f"{name}-dlq", parent=self, name=f"{args.function_name}-dlq", retain=args.retain_dead_letters)
         role, policy = self._role(name, args, log_group, dlq)
         function = self._function(name, args, role, log_group, policy)
         alias = self._live_alias(name, args, function)

@@ -99,6 +99,10 @@ class MonitoringArgs:
     thresholds: AlarmThresholds = AlarmThresholds()
     metrics_namespace: str = MetricNames.NAMESPACE
     runbook_url: str = "README.md#runbook"
+    topic_key: pulumi.Input[str] | None = None
+    """The KMS key (ARN or `alias/…`) encrypting the alarm topic, whose policy lets CloudWatch use it
+    (`alarm_topic_key_policy`). None: the component creates that key itself. A stack deployed by an
+    identity that may not write key policies passes one made outside the stack (the bootstrap's)."""
 
 
 @dataclass(frozen=True)
@@ -160,17 +164,20 @@ class Monitoring(pulumi.ComponentResource):
         self.register_outputs({"topic_arn": self.topic_arn, "dashboard_name": self.dashboard_name, "alarm_names": alarm_names})
 
     def _topic(self, name: str, args: MonitoringArgs, account) -> aws.sns.Topic:
-        """The alarm topic, encrypted with its own KMS key (which CloudWatch may use), and its emails."""
+        """The alarm topic, named after the stack (so a deploying identity can be scoped to it), encrypted
+        with a KMS key CloudWatch may use (given, or its own), and its emails."""
         child = pulumi.ResourceOptions(parent=self)
-        key = aws.kms.Key(
-            f"{name}-key",
-            description=f"{args.name_prefix} alarm topic",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=account.apply(_key_policy),
-            opts=child,
-        )
-        topic = aws.sns.Topic(f"{name}-topic", kms_master_key_id=key.arn, opts=child)
+        key_id = args.topic_key
+        if key_id is None:
+            key_id = aws.kms.Key(
+                f"{name}-key",
+                description=f"{args.name_prefix} alarm topic",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=account.apply(lambda account_id: json.dumps(alarm_topic_key_policy(account_id))),
+                opts=child,
+            ).arn
+        topic = aws.sns.Topic(f"{name}-topic", name=f"{args.name_prefix}-alarms", kms_master_key_id=key_id, opts=child)
         for index, email in enumerate(args.emails):
             aws.sns.TopicSubscription(f"{name}-email-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=child)
         return topic
@@ -334,9 +341,10 @@ def _metric_widget(title, region, stat, metrics, annotations=None) -> dict[str, 
     return {"type": "metric", "properties": properties}
 
 
-def _key_policy(account_id: str) -> str:
-    """The account administers the key (actions named, no wildcard); CloudWatch may encrypt alarm
-    notifications for the topic and SNS may decrypt them for delivery."""
+def alarm_topic_key_policy(account_id: str) -> dict[str, Any]:
+    """The alarm topic key's policy: the account administers the key (actions named, no wildcard);
+    CloudWatch may encrypt alarm notifications for the topic and SNS may decrypt them for delivery. The
+    bootstrap (tools/identities/bootstrap.py) gives its per-environment key the same policy."""
     root = f"arn:aws:iam::{account_id}:root"
     administer = [
         "kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias", "kms:DescribeKey", "kms:EnableKey", "kms:DisableKey",
@@ -345,7 +353,7 @@ def _key_policy(account_id: str) -> str:
         "kms:UntagResource", "kms:UpdateKeyDescription", "kms:CreateGrant", "kms:RevokeGrant", "kms:RetireGrant",
         "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey",
     ]
-    return json.dumps({
+    return {
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root}, "Action": administer, "Resource": "*"},
@@ -358,7 +366,7 @@ def _key_policy(account_id: str) -> str:
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
             },
         ],
-    })
+    }
 
 
 def _validate(args: MonitoringArgs) -> None:

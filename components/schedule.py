@@ -45,6 +45,8 @@ class ScheduleArgs:
     stack's names (`schedule/default/<prefix>-*`) may manage it (an unnamed schedule gets a random name)."""
     role_options: RoleOptions = RoleOptions()
     """The invoke role's IAM path and permissions boundary."""
+    retain_dead_letters: bool = False
+    """Leave the DLQ (`<name>-schedule-dlq`) in place, with its messages, if the program stops declaring it."""
 
 
 class Schedule(pulumi.ComponentResource):
@@ -76,7 +78,9 @@ class Schedule(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
-        dlq = dead_letter_queue(f"{name}-dlq", parent=self)
+        dlq = dead_letter_queue(
+            f"{name}-dlq", parent=self, name=f"{args.name or args.function.args.function_name}-schedule-dlq", retain=args.retain_dead_letters,
+        )
         role = aws.iam.Role(
             f"{name}-role",
             description=f"EventBridge Scheduler invoking {name}",

@@ -134,7 +134,7 @@ def _finish(reader: Reader, origins: dict[str, str], inherited: Mapping[str, Any
 def _function(reader: Reader, name: str, physical: str, image_names: list[str], defaults: StackDefaults) -> FunctionSettings:
     image = reader.string("image", choices=image_names, doc=Doc("Which image the function runs.", allowed="a key of `images`"))
     event = MappingProxyType(reader.object("event", doc=doc_of(FunctionSettings, "event")))
-    schedule = _schedule(reader, event)
+    schedule = _schedule(reader, event, defaults.protect)
     args = _function_args(reader, name, physical, image, schedule, defaults)
     pre_traffic_check = reader.boolean("pre_traffic_check", FunctionSettings.pre_traffic_check, doc=doc_of(FunctionSettings, "pre_traffic_check"))
     function = FunctionSettings(
@@ -194,6 +194,7 @@ def _function_args(
         schedule_timezone=schedule.timezone if schedule else ContainerFunctionArgs.schedule_timezone,
         log_retention_days=defaults.log_retention_days,
         protect_logs=defaults.protect,
+        retain_dead_letters=defaults.protect,
         max_retry_attempts=reader.ranged(MAX_RETRY_ATTEMPTS),
         max_event_age_seconds=reader.ranged(MAX_EVENT_AGE_SECONDS),
         function_url=reader.boolean("function_url", ContainerFunctionArgs.function_url, doc=doc_of(ContainerFunctionArgs, "function_url")),
@@ -229,7 +230,7 @@ def _check_workload_event(function: FunctionSettings) -> None:
             )
 
 
-def _schedule(reader: Reader, event: Mapping[str, Any]) -> ScheduleArgs | None:
+def _schedule(reader: Reader, event: Mapping[str, Any], protect: bool) -> ScheduleArgs | None:
     body = reader.optional_object("schedule", doc=Doc("When the function runs; none: on demand only.", default="no schedule"))
     if body is None:
         return None
@@ -258,6 +259,7 @@ def _schedule(reader: Reader, event: Mapping[str, Any]) -> ScheduleArgs | None:
         payload=event,
         retry_attempts=sub.ranged(SCHEDULE_RETRY_ATTEMPTS),
         max_event_age_seconds=sub.ranged(SCHEDULE_MAX_EVENT_AGE_SECONDS),
+        retain_dead_letters=protect,
     )
     sub.finish()
     return settings

@@ -51,3 +51,9 @@ def preview_role_name(project: str) -> str:
 def preview_role_arn(region: str, account: str, project: str) -> str:
     """The role pull-request previews assume (trusted for `repo:<owner>/<repo>:pull_request`): reads only."""
     return f"arn:{partition(region)}:iam::{account}:role{BOOTSTRAP_PATH}{preview_role_name(project)}"
+
+
+def alarm_key_alias(project: str, environment: str) -> str:
+    """The bootstrap's KMS key encrypting the environment's alarm topic (its policy lets CloudWatch use
+    it); a stack references it and never writes a key policy."""
+    return f"alias/{project}-{environment}-alarms"

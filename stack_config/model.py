@@ -136,6 +136,11 @@ class Settings:
         return identities.boundary_arn(self.region, account_id, self.project, self.environment)
 
     @property
+    def alarm_topic_key(self) -> str:
+        """The alarm topic's KMS key, made by the bootstrap (stack_config/identities.py)."""
+        return identities.alarm_key_alias(self.project, self.environment)
+
+    @property
     def predictions_table_name(self) -> str:
         return f"{self.name_prefix}-predictions"
 

@@ -238,4 +238,4 @@ def test_outputs_name_alias_and_dlq():
     run_program(program)
     name, alias, dlq = captured["values"]
     assert (name, alias) == ("commodity-forecasts-dev-corn", f"{FN_ARN}:live")
-    assert dlq.startswith("https://sqs.us-east-1.amazonaws.com/123456789012/corn-dlq")
+    assert dlq == "https://sqs.us-east-1.amazonaws.com/123456789012/commodity-forecasts-dev-corn-dlq", "the DLQ is named after its function"

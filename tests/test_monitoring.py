@@ -131,9 +131,19 @@ def test_spillover_alarms_only_where_provisioned_concurrency_is_on(dev_graph, pr
     assert (corn["statistic"], corn["threshold"], corn["comparisonOperator"]) == ("Sum", 0, "GreaterThanThreshold")
 
 
-def test_topic_is_encrypted_with_a_key_cloudwatch_may_use_and_emails_subscribe(dev_graph):
+def test_the_stacks_topic_is_encrypted_with_the_bootstraps_key_and_emails_subscribe(dev_graph):
     [topic] = dev_graph.of_type("aws:sns/topic:Topic")
-    [key] = dev_graph.of_type("aws:kms/key:Key")
+    assert dev_graph.of_type("aws:kms/key:Key") == [], "the stack writes no key policy: the bootstrap made the key"
+    assert topic.inputs["kmsMasterKeyId"] == "alias/commodity-forecasts-dev-alarms", "the alarm topic must be KMS-encrypted"
+    assert topic.inputs["name"] == "commodity-forecasts-dev-alarms", "named, so the deploying identity is scoped to it"
+    [subscription] = dev_graph.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == ("email", "ml-dev-alerts@example.com")
+
+
+def test_without_a_given_key_the_component_makes_one_cloudwatch_may_use():
+    graph = _monitor(AlarmSettings())
+    [topic] = graph.of_type("aws:sns/topic:Topic")
+    [key] = graph.of_type("aws:kms/key:Key")
     assert topic.inputs["kmsMasterKeyId"] == key.state["arn"], "the alarm topic must be KMS-encrypted"
     assert key.inputs["enableKeyRotation"] is True
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
@@ -141,8 +151,6 @@ def test_topic_is_encrypted_with_a_key_cloudwatch_may_use_and_emails_subscribe(d
     assert statements["CloudWatchAlarmsPublish"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     for statement in statements.values():
         assert not [a for a in statement["Action"] if "*" in a], "no wildcard actions, key policy included"
-    [subscription] = dev_graph.of_type("aws:sns/topicSubscription:TopicSubscription")
-    assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == ("email", "ml-dev-alerts@example.com")
 
 
 @pytest.mark.parametrize("function", PREDICTORS + ("trainer",))

@@ -138,7 +138,11 @@ _COMPUTED = {
     "aws:cloudwatch/logGroup:LogGroup": lambda mocks, args, inputs, physical, arn: dict(arn=arn.format(service="logs") + f":log-group:{physical}"),
     "aws:sqs/queue:Queue": lambda mocks, args, inputs, physical, arn: dict(
         name=physical, arn=arn.format(service="sqs") + f":{physical}", url=f"https://sqs.{mocks.region}.amazonaws.com/{ACCOUNT}/{physical}"),
-    "aws:iam/role:Role": lambda mocks, args, inputs, physical, arn: dict(name=physical, arn=f"arn:aws:iam::{ACCOUNT}:role/{physical}"),
+    # A role's ARN carries its path (`role/<path><name>`); a key's, its key id.
+    "aws:iam/role:Role": lambda mocks, args, inputs, physical, arn: dict(
+        name=physical, arn=f"arn:aws:iam::{ACCOUNT}:role{inputs.get('path', '/')}{physical}"),
+    "aws:kms/key:Key": lambda mocks, args, inputs, physical, arn: dict(
+        keyId=_uuid(args.name), arn=arn.format(service="kms") + f":key/{_uuid(args.name)}"),
     "aws:lambda/function:Function": _lambda_function,
     "aws:lambda/alias:Alias": lambda mocks, args, inputs, physical, arn: dict(
         arn=arn.format(service="lambda") + f":function:{inputs['functionName']}:{inputs['name']}"),
@@ -165,6 +169,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 def logical_name(name: str) -> str:
     """A resource's name with an image build's content hash dropped (`predictor-arm64-build-<hash>`)."""
     return re.sub(r"-build-[0-9a-f]{12}$", "-build", name)
+
+
+def _uuid(text: str) -> str:
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
 def _short_hash(text: str) -> str:

@@ -300,8 +300,11 @@ def _monitoring_items(pricer: _Pricer, graph: Any) -> None:
 def _queue_and_key_items(pricer: _Pricer, graph: Any) -> None:
     keys = graph.of_type("aws:kms/key:Key")
     rotating = sum(1 for key in keys if key.inputs.get("enableKeyRotation"))
-    pricer.add("KMS", f"customer managed keys (the alarm topic's; {rotating} rotating yearly, each rotated version "
-               "adds $1 a month from the second year)", len(keys), "keys", "kms_key_month")
+    # A topic encrypted with a key the program does not declare (an alias: the bootstrap's per-environment
+    # alarm key, which rotates yearly) is this stack's key all the same.
+    outside = {t.inputs.get("kmsMasterKeyId") for t in graph.of_type("aws:sns/topic:Topic")} - {k.state.get("arn") for k in keys} - {None}
+    pricer.add("KMS", f"customer managed keys (the alarm topic's, {len(outside)} made by the bootstrap; {rotating + len(outside)} rotating "
+               "yearly, each rotated version adds $1 a month from the second year)", len(keys) + len(outside), "keys", "kms_key_month")
     queues = graph.of_type("aws:sqs/queue:Queue")
     pricer.add("SQS", f"dead-letter queues ({len(queues)}): no requests while runs succeed", 0, "requests", "sqs_request")
 
