@@ -14,7 +14,7 @@ from components.limits import ECR_KEEP_RELEASE_IMAGES, ECR_UNTAGGED_EXPIRE_DAYS,
 from components.monitoring import AlarmThresholds
 from components.schedule import ScheduleArgs
 from stack_config import identities
-from stack_config.tool_settings import EXPECTED_DURATION_SECONDS, CostSettings, ScanGateSettings
+from stack_config.tool_settings import EXPECTED_DURATION_SECONDS, CostSettings, DeliverySettings, ScanGateSettings
 
 PROJECT = "commodity-forecasts"
 
@@ -116,6 +116,7 @@ class Settings:
     scan_gate: ScanGateSettings = ScanGateSettings()
     workload: WorkloadSettings = WorkloadSettings()
     cost: CostSettings = CostSettings()
+    delivery: DeliverySettings = DeliverySettings()
 
     @property
     def name_prefix(self) -> str:

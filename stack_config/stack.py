@@ -100,6 +100,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
     runbook_url = top.string("runbook_url", Settings.runbook_url, max_length=1024, doc=doc_of(Settings, "runbook_url"))
     scan_gate = tool_settings.scan_gate(top)
     cost = tool_settings.cost(top)
+    delivery = tool_settings.delivery(top)
     found_images = images(top)
     found_functions = functions(top, found_images, StackDefaults(architecture, f"{project}-{environment}", log_retention_days, protect))
     top.finish()
@@ -124,6 +125,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         scan_gate=scan_gate,
         workload=workload,
         cost=cost,
+        delivery=delivery,
     )
 
 

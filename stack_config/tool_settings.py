@@ -11,7 +11,7 @@ from typing import Mapping
 
 from common.contract import Knob as Range
 from components.limits import MAX_IMAGE_MB, TIMEOUT_SECONDS
-from stack_config.reader import Doc, Reader, SettingsError, decode
+from stack_config.reader import Doc, Reader, SettingsError, decode, doc_of
 
 # What the cost estimate assumes where the program cannot know it.
 EXPECTED_DURATION_SECONDS = Range(
@@ -55,6 +55,25 @@ class CostSettings:
     image_mb: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Image → MB stored in ECR per build; an image not listed is measured by `make images`, else estimated
     at its Dockerfile's size budget."""
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """What the delivery identities of this stack may do (the bootstrap reads these; tools/identities/)."""
+
+    break_glass_data_changes: bool = False
+    """A protected stack's deploy role may then also delete objects and versions, change versioning,
+    lifecycle and point-in-time recovery, and delete the table and log groups: needed once, for the first
+    deployment of a protected stack, and for any deliberate change to those. Set it, re-run the bootstrap
+    as an administrator, deploy, then remove it and re-run the bootstrap."""
+
+
+def delivery(top: Reader) -> DeliverySettings:
+    return DeliverySettings(
+        break_glass_data_changes=top.boolean(
+            "break_glass_data_changes", DeliverySettings.break_glass_data_changes, doc=doc_of(DeliverySettings, "break_glass_data_changes"),
+        ),
+    )
 
 
 def scan_gate(top: Reader) -> ScanGateSettings:

@@ -90,8 +90,8 @@ def test_access_to_the_data_bucket_is_logged_into_a_private_expiring_log_bucket(
     graph = build()
     bucket, logs = graph.named("data-bucket"), graph.named("data-access-logs")
     [logging] = graph.of_type("aws:s3/bucketLogging:BucketLogging")
-    assert logging.inputs["bucket"].startswith("data-bucket-"), "the data bucket's access is what is logged"
-    assert logging.inputs["targetBucket"].startswith("data-access-logs-") and logging.inputs["targetPrefix"] == "data/"
+    assert logging.inputs["bucket"] == bucket.id == bucket.inputs["bucket"], "the data bucket's access is what is logged"
+    assert logging.inputs["targetBucket"] == logs.id and logging.inputs["targetPrefix"] == "data/"
     assert logs.inputs["bucket"] == bucket.inputs["bucket"] + "-logs"
     [encryption] = [r for r in graph.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration") if r.name == "data-access-logs-encryption"]
     assert encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256", "S3 delivers access logs only to SSE-S3 buckets"

@@ -43,6 +43,7 @@ class Resource:
     retain_on_delete: bool
     depends_on: list[str]
     ignore_changes: list[str]
+    id: str = ""
 
     @property
     def parent_type(self) -> str:
@@ -52,9 +53,11 @@ class Resource:
 class Graph:
     """The resources one program run registered."""
 
-    def __init__(self, resources: list[Resource], outputs: dict[str, Any]):
+    def __init__(self, resources: list[Resource], outputs: dict[str, Any], invokes: set[str] | None = None):
         self.resources = resources
         self.outputs = outputs
+        self.invokes = invokes or set()
+        """Tokens of the data sources the program called (e.g. `aws:s3/getBucket:getBucket`)."""
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -77,6 +80,8 @@ class Mocks(pulumi.runtime.Mocks):
     def __init__(self, region: str = "us-east-1"):
         self.region = region
         self.states: dict[tuple[str, str], tuple[dict, dict]] = {}
+        self.ids: dict[tuple[str, str], str] = {}
+        self.invokes: set[str] = set()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs = dict(args.inputs)
@@ -91,9 +96,13 @@ class Mocks(pulumi.runtime.Mocks):
             state.setdefault("arn", arn.format(service=service) + f":{physical}")
             state.setdefault("name", physical)
         self.states[(args.typ, args.name)] = (inputs, state)
-        return f"{physical}-id", state
+        # A bucket's id is its name, as in AWS (its children refer to it by id).
+        resource_id = inputs["bucket"] if args.typ == "aws:s3/bucket:Bucket" else f"{physical}-id"
+        self.ids[(args.typ, args.name)] = resource_id
+        return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        self.invokes.add(args.token)
         if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             registry = args.args.get("registryId", ACCOUNT)
             return {
@@ -148,6 +157,12 @@ _COMPUTED = {
         arn=arn.format(service="lambda") + f":function:{inputs['functionName']}:{inputs['name']}"),
     "aws:lambda/functionUrl:FunctionUrl": lambda mocks, args, inputs, physical, arn: dict(
         functionUrl=f"https://{_short_hash(args.name)}.lambda-url.{mocks.region}.on.aws/"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda mocks, args, inputs, physical, arn: dict(
+        arn=arn.format(service="cloudwatch") + f":alarm:{physical}"),
+    "aws:cloudwatch/dashboard:Dashboard": lambda mocks, args, inputs, physical, arn: dict(
+        dashboardArn=f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{inputs['dashboardName']}"),
+    "aws:appautoscaling/target:Target": lambda mocks, args, inputs, physical, arn: dict(
+        arn=arn.format(service="application-autoscaling") + f":scalable-target/{_short_hash(args.name)}"),
     "aws:scheduler/schedule:Schedule": lambda mocks, args, inputs, physical, arn: dict(
         name=physical, arn=arn.format(service="scheduler") + f":schedule/default/{physical}"),
 }
@@ -223,9 +238,10 @@ def run_program(program: Callable[[], Any], *, stack: str = "test", config: dict
                 retain_on_delete=request.retainOnDelete,
                 depends_on=list(request.dependencies),
                 ignore_changes=list(request.ignoreChanges),
+                id=mocks.ids.get((request.type, request.name), ""),
             )
         )
-    return Graph(resources, resolved[0] if resolved else {})
+    return Graph(resources, resolved[0] if resolved else {}, mocks.invokes)
 
 
 def run_stack(stack: str) -> Graph:
