@@ -132,6 +132,9 @@ def _denies(target: Target, withheld: frozenset[str]) -> list[Statement]:
             {"StringNotEquals": {"iam:PermissionsBoundary": target.boundary_arn}}, effect="Deny",
         ),
     ]
+    # The deployer may write the buckets' policies, so it is denied the object data a bucket policy
+    # could grant it: an identity policy's explicit Deny overrides a resource policy's Allow.
+    denies.append(Statement("DenyReadingOrWritingStackData", ("s3:GetObject", "s3:PutObject"), target.scope("object"), effect="Deny"))
     if withheld:
         data = (*target.scope("bucket"), *target.scope("object"), *target.scope("table"), *target.scope("log-group"), *target.scope("queue"))
         denies.append(Statement("DenyDataDestructionWithoutBreakGlass", tuple(sorted(withheld)), data, effect="Deny"))
