@@ -16,7 +16,7 @@ EXPORTS := $(IMAGE_LOCKS) tools/lambda-base/requirements.txt requirements.txt
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: test demo bench cost docker images serve lock exports upgrade check-python clean
+.PHONY: test demo bench cost docker images serve lock exports upgrade check-python clean uv-path
 
 # The layer contracts first (pyproject.toml's import-linter section), then every test.
 test: $(VENV)/.synced
@@ -44,6 +44,11 @@ serve: $(VENV)/.synced docker
 # Every image for linux/amd64 and linux/arm64, tagged commodity-forecasts-local/<image>:<x86_64|arm64>.
 images: $(VENV)/.synced docker
 	$(BIN)/python -m tools.images
+
+# Where the pinned uv is, for PATH: the Pulumi CLI's `toolchain: uv` (Pulumi.yaml, policy/PulumiPolicy.yaml)
+# looks `uv` up on PATH (pulumi/pulumi sdk/python/toolchain/uv.go), so every job running the CLI adds it.
+uv-path: $(UV)
+	@echo $(UV_HOME)/bin
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 11), (3, 12)) else 1)' 2>/dev/null || { \

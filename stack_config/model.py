@@ -96,6 +96,8 @@ class Settings:
     """In declared order, each with its effective schedule."""
     legacy_bucket: str
     """The mobile app's existing bucket: looked up, never managed; the stack may write only under `legacy_prefix`."""
+    account_id: str | None = None
+    """The one account the stack deploys to (`aws:allowedAccountIds`); the delivery tools need it."""
     protect: bool = True
     """Production guard: `protect` on the bucket and table, table deletion protection, repositories and buckets
     never force-deleted. `false` only for throwaway stacks."""

@@ -35,7 +35,7 @@ from components.monitoring import AlarmThresholds
 from stack_config import plan, tool_settings
 from stack_config.functions import NAME, NAME_TEXT, StackDefaults, functions, images
 from stack_config.model import PROJECT, EcrSettings, Settings, WorkloadSettings
-from stack_config.reader import Doc, Reader, SettingsError, doc_of
+from stack_config.reader import Doc, Reader, SettingsError, decode, doc_of, show
 
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -80,6 +80,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
     region = values.get("aws:region")
     if region in (None, ""):
         raise SettingsError("aws:region is required (set it with `pulumi config set aws:region us-east-1`)")
+    account_id = _account(values.get("aws:allowedAccountIds"))
     top = Reader("", own, unknown_hint=f"config key '{project}:{{key}}'")
     environment = top.string("environment", pattern=NAME, pattern_text=NAME_TEXT, max_length=12, doc=doc_of(Settings, "environment"))
     protect = top.boolean("protect", Settings.protect, doc=doc_of(Settings, "protect"))
@@ -110,6 +111,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         stack=stack,
         environment=environment,
         region=str(region),
+        account_id=account_id,
         protect=protect,
         architecture=architecture,
         images=found_images,
@@ -127,6 +129,17 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         cost=cost,
         delivery=delivery,
     )
+
+
+def _account(value: Any) -> str | None:
+    """The account the stack deploys to: the AWS provider's `aws:allowedAccountIds` (it refuses any other),
+    which the delivery tools read to name the stack's roles and state; one account per stack."""
+    if value in (None, ""):
+        return None
+    accounts = decode("aws:allowedAccountIds", value, list)
+    if len(accounts) != 1 or not isinstance(accounts[0], str) or not re.fullmatch(r"\d{12}", accounts[0]):
+        raise SettingsError(f"aws:allowedAccountIds must list exactly one 12-digit account id (as a string), got {show(accounts)}")
+    return accounts[0]
 
 
 def _refuse_foreign_namespaces(values: Mapping[str, Any], project: str) -> None:

@@ -79,7 +79,9 @@ def test_aws_credentials_come_from_oidc_never_stored_keys():
             if uses_aws:
                 assert job["permissions"]["id-token"] == "write", f"{path.name}:{name} needs id-token: write for OIDC"
                 [step] = [s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", "")]
-                assert step["with"]["role-to-assume"].startswith("${{ vars."), "the role comes from a repository variable"
+                assert step["with"]["role-to-assume"] in ("${{ steps.stack.outputs.deploy_role }}", "${{ steps.stack.outputs.preview_role }}"), (
+                    "the role is the bootstrap's, named from the stack file (tools.delivery), never a stored variable"
+                )
 
 
 def test_pull_request_previews_both_stacks_with_the_policy_pack_and_comments():
@@ -166,3 +168,43 @@ def test_no_unused_imports_or_undefined_names():
     result = subprocess.run([tool("ruff"), "check", "--select", "F", "--exclude", ".cache,.venv", str(ROOT)],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _pulumi_jobs():
+    for path in WORKFLOWS:
+        for name, job in yaml.safe_load(path.read_text())["jobs"].items():
+            runs_cli = any(s.get("uses", "").startswith("pulumi/actions@") and s.get("with", {}).get("command")
+                           or "tools/deploy.sh" in s.get("run", "") for s in job.get("steps", []))
+            if runs_cli:
+                yield path.name, name, job
+
+
+def test_every_job_that_runs_the_cli_has_uv_on_path_first():
+    found = 0
+    for workflow, name, job in _pulumi_jobs():
+        steps = job["steps"]
+        cli = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("pulumi/actions@") and s.get("with", {}).get("command")
+                   or "tools/deploy.sh" in s.get("run", ""))
+        adds = [i for i, s in enumerate(steps) if 'make --no-print-directory uv-path >> "$GITHUB_PATH"' in s.get("run", "")]
+        assert adds and adds[0] < cli, f"{workflow}:{name}: the CLI's uv toolchain needs uv on PATH (sdk/python/toolchain/uv.go)"
+        found += 1
+    assert found == 2, "the deploy job and the preview job"
+    printed = subprocess.run(["make", "--no-print-directory", "uv-path"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert (Path(printed) / "uv").is_file(), "the directory it adds holds the pinned uv"
+
+
+def test_no_stored_token_or_role_variable_and_each_job_uses_its_own_identity():
+    for path in WORKFLOWS:
+        text = path.read_text()
+        assert "vars." not in text, f"{path.name}: a repository or environment variable would be a second place roles live"
+        assert set(re.findall(r"secrets\.([A-Za-z_]+)", text)) <= {"GITHUB_TOKEN"}, f"{path.name}: no stored credential"
+        assert "PULUMI_ACCESS_TOKEN" not in text, f"{path.name}: the state backend is the bootstrap's bucket, reached by the role"
+    deploy = load("deploy-stack.yml")["jobs"]["deploy"]
+    assert deploy["environment"] == "${{ inputs.stack }}", "the subject names the stack's environment"
+    [coordinates] = [s for s in deploy["steps"] if s.get("id") == "stack"]
+    assert coordinates["env"]["STACK"] == "${{ inputs.stack }}" and coordinates["run"] == '.venv/bin/python -m tools.delivery "$STACK" >> "$GITHUB_OUTPUT"'
+    preview = load("pull-request.yml")["jobs"]["preview"]
+    assert "environment" not in preview, "a preview keeps the pull_request subject, which only the preview role trusts"
+    [pulumi] = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    assert pulumi["with"]["cloud-url"] == "${{ steps.stack.outputs.backend }}"
+    assert not any("setup-qemu" in s.get("uses", "") or "setup-buildx" in s.get("uses", "") for s in preview["steps"]), "previews build nothing"

@@ -67,8 +67,14 @@ def deploy(tmp_path, emulator, images: dict, plan: dict | None, **extra_env) -> 
     }
     done = subprocess.run(["bash", str(ROOT / "tools" / "deploy.sh"), "dev"], env=env, capture_output=True, text=True, timeout=300)
     log = tmp_path / "calls.jsonl"
-    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    return done, calls
+    logged = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    # Docker's calls (the registry login) are logged among the CLI's; the login comes before any push.
+    logins = [i for i, call in enumerate(logged) if call[0] == "docker"]
+    first_up = next((i for i, call in enumerate(logged) if call[0] == "up"), len(logged))
+    assert all(i < first_up for i in logins), "docker logs in before images are pushed"
+    for i in logins:
+        assert logged[i][1:5] == ["login", "--username", "AWS", "--password-stdin"] and not logged[i][-1].startswith("<stdin: 0 "), logged[i]
+    return done, [call for call in logged if call[0] != "docker"]
 
 
 def targets(call: list[str]) -> list[str]:

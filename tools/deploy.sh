@@ -12,12 +12,30 @@
 #      above the stack's threshold (tools/scan_gate.py; exit 1 blocks, exit 2 could not decide).
 #   3. the full `pulumi up` with the policy pack: functions move, each new version behind its
 #      pre-traffic gate (README: Deploying safely).
+# Before step 0, a preflight refuses (exit 1) when the stack's reserved concurrency would leave the
+# account less than Lambda's 100 unreserved (tools/preflight.py; if it cannot tell, it warns and the
+# rollout goes on), and Docker logs in to the stack's registry (tools/ecr_login.py: the builds carry no
+# credentials of their own, which the state would keep).
 set -euo pipefail
-STACK="${1:?usage: tools/deploy.sh <stack>}"
+usage() { echo "usage: tools/deploy.sh STACK   (preview, build and push images, scan gate, full update of Pulumi.<STACK>.yaml)"; }
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  ""|-*) usage >&2; exit 2 ;;
+esac
+STACK="$1"
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+
+status=0
+"$PYTHON" -m tools.preflight "$STACK" || status=$?
+if [ "$status" -eq 1 ]; then
+  echo "deploy: the preflight refused $STACK; nothing was changed" >&2
+  exit 1
+elif [ "$status" -ne 0 ]; then
+  echo "deploy: warning: the concurrency preflight could not tell whether $STACK fits the account" >&2
+fi
 
 echo "deploy: 0/3 preview of $STACK"
 if ! pulumi preview --stack "$STACK" --json --show-sames --non-interactive --policy-pack policy \
@@ -37,6 +55,7 @@ if [ "${#targets[@]}" -eq 0 ]; then
   exit 1
 fi
 
+"$PYTHON" -m tools.ecr_login "$STACK"
 echo "deploy: 1/3 building and pushing images for $STACK ($((${#targets[@]} / 2)) resources)"
 pulumi up --stack "$STACK" --yes --non-interactive --skip-preview "${targets[@]}"
 
