@@ -255,6 +255,39 @@ def _functions_have_errors_alarm(args: StackValidationArgs, report: ReportViolat
             report(f"Function {function.props.get('name')} has no Errors alarm with an action; its failures would go unseen.", function.urn)
 
 
+# --- Guardrails of the delivery identities (README: Guardrails) --------------------------------
+
+PERMISSION = "aws:lambda/permission:Permission"
+MANAGED_ATTACHMENTS = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/policyAttachment:PolicyAttachment")
+STATEFUL_PREFIXES = ("aws:s3/bucket", "aws:dynamodb/table:", "aws:cloudwatch/logGroup:")
+"""Buckets and every configuration of theirs, tables, log groups: what a deletion would lose."""
+
+
+def _no_public_permission(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == PERMISSION and args.props.get("principal") == "*":
+        report("A Lambda permission for principal '*' lets anyone invoke the function; name the service or account "
+               "and condition it on the source (sourceArn, sourceAccount).", None)
+
+
+def _no_managed_policy_attachment(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type in MANAGED_ATTACHMENTS:
+        report("Stack roles carry only their own inline policy of exact ARNs; a managed policy attached to them "
+               "(often broad, and changed by someone else) is refused.", None)
+    elif args.resource_type == "aws:iam/role:Role" and args.props.get("managedPolicyArns"):
+        report("Stack roles carry only their own inline policy of exact ARNs, not managedPolicyArns.", None)
+
+
+def _stack_name(urn: str) -> str:
+    return urn.split(":", 3)[2].split("::", 1)[0] if urn.startswith("urn:pulumi:") else ""
+
+
+def _stateful_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    protected_stacks = args.get_config().get("protectedStacks", ["prod"])
+    if args.resource_type.startswith(STATEFUL_PREFIXES) and _stack_name(args.urn) in protected_stacks and not args.opts.protect:
+        report(f"{args.resource_type} holds data or protects it; in stack {_stack_name(args.urn)} it must be protected "
+               "(protect: true), so that removing it from the program cannot delete it.", None)
+
+
 def _of_type(resources, type_):
     return [r for r in resources if r.resource_type == type_]
 
@@ -294,4 +327,14 @@ POLICIES = [
     _resource("schedule-targets-alias", "Schedules and event targets invoke an alias, never $LATEST or an unqualified function.",
               _targets_qualified),
     _stack("function-errors-alarm", "Every function has an Errors alarm with an action.", _functions_have_errors_alarm),
+    _resource("lambda-permission-not-public", "No Lambda permission is granted to principal '*'.", _no_public_permission),
+    _resource("no-managed-policy-on-stack-roles", "No managed policy is attached to a stack role.", _no_managed_policy_attachment),
+    ResourceValidationPolicy(
+        name="stateful-resources-protected",
+        description="In protected stacks, buckets (and their configuration), tables and log groups carry protect.",
+        validate=_stateful_protected,
+        config_schema=PolicyConfigSchema(properties={
+            "protectedStacks": {"type": "array", "items": {"type": "string"}, "description": "Stacks whose state must be protected."},
+        }),
+    ),
 ]

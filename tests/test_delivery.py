@@ -208,3 +208,8 @@ def test_no_stored_token_or_role_variable_and_each_job_uses_its_own_identity():
     [pulumi] = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
     assert pulumi["with"]["cloud-url"] == "${{ steps.stack.outputs.backend }}"
     assert not any("setup-qemu" in s.get("uses", "") or "setup-buildx" in s.get("uses", "") for s in preview["steps"]), "previews build nothing"
+
+
+def test_code_owners_review_what_guards_the_delivery():
+    owners = {line.split()[0] for line in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines() if line.strip() and not line.startswith("#")}
+    assert {"/policy/", "/tools/", "/.github/"} <= owners

@@ -1,5 +1,6 @@
-"""The deploying role's policy (tools/deployer_policy.py) covers every resource type the program
-declares in both stacks, names every action, and scopes what has a known name to the stack's names."""
+"""The deploying role's policy (tools/deployer_policy.py over tools/identities/) covers every resource
+type the program declares in both stacks, names every action, and scopes what it can to the stack's
+names. What each call is allowed on, call by call, is tests/test_identities.py."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import re
 
 import pytest
 
-from stack_config import settings_from_config, stack_config
-from tests.conftest import ROOT
 from tools import deployer_policy
+from tools.identities import deployer
+from tools.identities.policy import MANAGED_POLICY_CHARACTERS, size
+from tools.program_graph import ACCOUNT
 
 
 @pytest.fixture(params=["dev", "prod"])
@@ -20,27 +22,31 @@ def stack(request):
 
 def test_every_declared_resource_type_is_covered(stack):
     _, graph = stack
-    aws_types = {r.type for r in graph.resources if not r.type.startswith("commodity-forecasts:")}
-    missing = aws_types - set(deployer_policy.ACTIONS)
-    assert not missing, f"add these resource types to tools/deployer_policy.py ACTIONS: {sorted(missing)}"
+    declared = {r.type for r in graph.resources if r.custom} | graph.invokes
+    granted = deployer.granted_actions(declared)
+    assert declared <= set(granted), "every declared type has its listed calls"
+    assert all(granted[t] for t in declared if t != "aws:index/getCallerIdentity:getCallerIdentity")
 
 
 def test_every_action_is_named_and_the_stacks_names_scope_it(stack):
-    name, graph = stack
-    settings = settings_from_config(stack_config(ROOT, name), stack=name)
-    document = deployer_policy.policy(settings, {r.type for r in graph.resources})
-    for statement in document["Statement"]:
+    name, _ = stack
+    documents = deployer_policy.documents(name, ACCOUNT)
+    statements = [s for d in documents for s in d["Statement"]]
+    for statement in statements:
         for action in statement["Action"]:
             assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+", action), f"{action!r}: wildcard or malformed action"
-    by_sid = {s["Sid"]: s for s in document["Statement"]}
-    assert by_sid["ManageFunction"]["Resource"] == [f"arn:aws:lambda:us-east-1:*:function:commodity-forecasts-{name}-*"]
-    assert "lambda:InvokeFunction" in by_sid["ManageFunction"]["Action"], "the pre-traffic gate invokes each new version"
-    assert by_sid["PassFunctionAndScheduleRoles"]["Condition"]["StringEquals"]["iam:PassedToService"] == [
+    by_sid = {s["Sid"]: s for s in statements}
+    assert by_sid["Functions"]["Resource"] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:commodity-forecasts-{name}-*"
+    assert "lambda:InvokeFunction" in by_sid["Functions"]["Action"], "the pre-traffic gate invokes each new version"
+    assert by_sid["PassStackRolesToLambdaAndScheduler"]["Condition"]["StringEquals"]["iam:PassedToService"] == [
         "lambda.amazonaws.com", "scheduler.amazonaws.com"]
-    assert len(json.dumps(document, separators=(",", ":"))) <= 6144, "IAM's managed-policy size limit"
+    assert all(size(d) <= MANAGED_POLICY_CHARACTERS for d in documents), "IAM's managed-policy size limit"
 
 
-def test_the_command_prints_a_policy(capsys):
-    assert deployer_policy.main(["prod"]) == 0
-    assert json.loads(capsys.readouterr().out)["Version"] == "2012-10-17"
-    assert deployer_policy.main([]) == 2
+def test_the_command_prints_the_policies(capsys):
+    assert deployer_policy.main(["prod", "--account", ACCOUNT]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert isinstance(printed, list) and all(d["Version"] == "2012-10-17" for d in printed)
+    with pytest.raises(SystemExit) as missing:
+        deployer_policy.main([])
+    assert missing.value.code == 2

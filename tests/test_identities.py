@@ -88,11 +88,21 @@ def _allow_statements(policies):
                 yield statement
 
 
+_PRINTED: dict[tuple[str, ...], object] = {}
+
+
+def _once(*args: str) -> object:
+    """What a command printed, run once per module (each runs the program under mocks)."""
+    if args not in _PRINTED:
+        _PRINTED[args] = printed(*args)
+    return _PRINTED[args]
+
+
 def _all_printed(stack, deploy_policies):
     return [
         *deploy_policies,
-        printed("tools.deployer_policy", stack, "--account", ACCOUNT, "--boundary"),
-        printed("tools.deployer_policy", stack, "--account", ACCOUNT, "--preview"),
+        _once("tools.deployer_policy", stack, "--account", ACCOUNT, "--boundary"),
+        _once("tools.deployer_policy", stack, "--account", ACCOUNT, "--preview"),
     ]
 
 
@@ -194,7 +204,7 @@ def test_trust_policies_name_exactly_one_subject_each():
 
 
 def test_the_preview_role_reads_and_never_writes(stack):
-    policy = printed("tools.deployer_policy", stack, "--account", ACCOUNT, "--preview")
+    policy = _once("tools.deployer_policy", stack, "--account", ACCOUNT, "--preview")
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     assert actions and all(a.split(":")[1].startswith(("Get", "List", "Describe", "Decrypt")) for a in actions), actions
 

@@ -16,13 +16,13 @@ URI = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/commodity-forecasts/dev/pre
 ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:cf-dev-corn:live"
 
 
-def _options() -> PolicyResourceOptions:
-    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+def _options(protect: bool = False) -> PolicyResourceOptions:
+    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 
 
-def resource_violations(policy_name: str, type_: str, props: dict, config: dict | None = None) -> list[str]:
+def resource_violations(policy_name: str, type_: str, props: dict, config: dict | None = None, *, stack: str = "test", protect: bool = False) -> list[str]:
     found: list[str] = []
-    args = ResourceValidationArgs(type_, props, f"urn:pulumi:test::p::{type_}::r", "r", _options(), None, config)
+    args = ResourceValidationArgs(type_, props, f"urn:pulumi:{stack}::p::{type_}::r", "r", _options(protect), None, config)
     BY_NAME[policy_name].validate(args, lambda message, urn=None: found.append(message))
     return found
 
@@ -72,13 +72,27 @@ RESOURCE_CASES = [
     ("schedule-targets-alias", "aws:scheduler/schedule:Schedule", {"target": {"arn": ALIAS}},
      {"target": {"arn": ALIAS.removesuffix(":live")}}),
     ("schedule-targets-alias", "aws:cloudwatch/eventTarget:EventTarget", {"arn": ALIAS}, {"arn": ALIAS.replace(":live", ":$LATEST")}),
+    ("lambda-permission-not-public", "aws:lambda/permission:Permission",
+     {"principal": "s3.amazonaws.com", "sourceArn": "arn:aws:s3:::b"}, {"principal": "*"}),
+    ("no-managed-policy-on-stack-roles", "aws:iam/role:Role", {"name": "r"}, {"name": "r", "managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}),
+    ("no-managed-policy-on-stack-roles", "aws:iam/role:Role", {"name": "r"}, None),
 ]
 
 
 @pytest.mark.parametrize("policy_name, type_, compliant, violating", RESOURCE_CASES, ids=[c[0] for c in RESOURCE_CASES])
 def test_resource_rule_fires_only_on_the_violating_resource(policy_name, type_, compliant, violating):
     assert resource_violations(policy_name, type_, compliant) == [], f"{policy_name} must accept the compliant resource"
+    if violating is None:  # the violation is another resource type: an attachment of a managed policy
+        violating, type_ = {"role": "r", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
     assert resource_violations(policy_name, type_, violating), f"{policy_name} must refuse the violating resource"
+
+
+@pytest.mark.parametrize("type_", ["aws:s3/bucket:Bucket", "aws:s3/bucketVersioning:BucketVersioning", "aws:dynamodb/table:Table", "aws:cloudwatch/logGroup:LogGroup"])
+def test_stateful_resources_must_be_protected_in_prod_only(type_):
+    assert resource_violations("stateful-resources-protected", type_, {}, stack="prod", protect=False), "prod refuses it unprotected"
+    assert resource_violations("stateful-resources-protected", type_, {}, stack="prod", protect=True) == []
+    assert resource_violations("stateful-resources-protected", type_, {}, stack="dev", protect=False) == [], "dev may delete its data"
+    assert resource_violations("stateful-resources-protected", "aws:sqs/queue:Queue", {}, stack="prod") == []
 
 
 def test_resource_rules_ignore_other_types():
@@ -142,10 +156,12 @@ def test_both_stacks_pass_every_policy(stack, request):
             failures += [f"{policy.name}: {m}" for m in stack_violations(policy.name, [(r.type, r.state) for r in custom])]
         else:
             for resource in custom:
-                failures += [f"{policy.name} on {resource.name}: {m}" for m in resource_violations(policy.name, resource.type, resource.inputs)]
+                failures += [f"{policy.name} on {resource.name}: {m}"
+                             for m in resource_violations(policy.name, resource.type, resource.inputs, stack=stack, protect=resource.protect)]
     assert failures == []
 
 
 def test_every_rule_has_a_compliant_and_a_violating_case():
-    covered = {case[0] for case in RESOURCE_CASES} | {case[0] for case in STACK_CASES}
+    # stateful-resources-protected depends on the stack and the protect option: its cases are above.
+    covered = {case[0] for case in RESOURCE_CASES} | {case[0] for case in STACK_CASES} | {"stateful-resources-protected"}
     assert covered == set(BY_NAME), f"rules without cases: {sorted(set(BY_NAME) - covered)}"
