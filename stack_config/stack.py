@@ -80,6 +80,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
     region = values.get("aws:region")
     if region in (None, ""):
         raise SettingsError("aws:region is required (set it with `pulumi config set aws:region us-east-1`)")
+    _check_region(str(region))
     account_id = _account(values.get("aws:allowedAccountIds"))
     top = Reader("", own, unknown_hint=f"config key '{project}:{{key}}'")
     environment = top.string("environment", pattern=NAME, pattern_text=NAME_TEXT, max_length=12, doc=doc_of(Settings, "environment"))
@@ -129,6 +130,23 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         cost=cost,
         delivery=delivery,
     )
+
+
+def lambda_regions() -> set[str]:
+    """Every region where Lambda runs, in every partition, from botocore's endpoints data (kept current by
+    each botocore release, which `make upgrade` moves with the rest)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return {r for p in session.get_available_partitions() for r in session.get_available_regions("lambda", partition_name=p)}
+
+
+def _check_region(region: str) -> None:
+    regions = lambda_regions()
+    if region not in regions:
+        close = difflib.get_close_matches(region, sorted(regions), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise SettingsError(f"aws:region {region!r} is not a region where Lambda runs (botocore's endpoints data){hint}")
 
 
 def _account(value: Any) -> str | None:

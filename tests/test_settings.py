@@ -442,3 +442,9 @@ def test_cost_assumptions_have_documented_defaults_and_are_range_checked():
     config[f"{P}:cost_image_mb"] = {}
     config[f"{P}:cost_log_kb_per_run"] = -1
     refuse(config, "cost_log_kb_per_run must be between 0 and 1000000, got -1")
+
+
+def test_refuses_a_region_lambda_does_not_run_in_and_suggests_the_closest():
+    config = base_config()
+    config["aws:region"] = "us-east1"
+    refuse(config, "aws:region 'us-east1' is not a region where Lambda runs (botocore's endpoints data); did you mean 'us-east-1'?")

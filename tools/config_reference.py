@@ -9,6 +9,7 @@ Args and limits, the contract's knobs) and the docstrings of the fields they fil
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -94,17 +95,18 @@ def render_readme(text: str, generated: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv not in ([], ["--write"], ["--check"]):
-        print("usage: python -m tools.config_reference [--write | --check]", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(prog="python -m tools.config_reference", description=__doc__.split("\n\n")[0])
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--write", action="store_true", help="put the tables into README.md")
+    which.add_argument("--check", action="store_true", help="exit 1 when README.md's tables differ from the code")
+    options = parser.parse_args(argv)
     generated = tables()
-    if not argv:
+    if not (options.write or options.check):
         print(f"{generated['project']}\n\n{generated['functions']}")
         return 0
     current = README.read_text()
     updated = render_readme(current, generated)
-    if argv == ["--write"]:
+    if options.write:
         README.write_text(updated)
         return 0
     if updated != current:

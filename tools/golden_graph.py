@@ -10,6 +10,7 @@ alters the graph on purpose rewrites the files with `--write`, in the same commi
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -72,17 +73,16 @@ def render(graph: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv not in ([], ["--write"]):
-        print("usage: python -m tools.golden_graph [--write]  (compares, or rewrites, tests/golden/<stack>.json)", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(prog="python -m tools.golden_graph", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write", action="store_true", help="rewrite tests/golden/<stack>.json (a change of the graph on purpose)")
+    options = parser.parse_args(argv)
     from tools.program_graph import run_stack
 
     differing = []
     for stack in STACKS:
         text = render(run_stack(stack))
         path = GOLDEN / f"{stack}.json"
-        if argv == ["--write"]:
+        if options.write:
             GOLDEN.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             print(f"wrote {path.relative_to(ROOT)}")

@@ -7,6 +7,7 @@ any function is pointed at them.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -35,13 +36,17 @@ def errors(preview: dict) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.image_targets", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--errors", action="store_true", help="print the preview's error diagnostics instead of the image URNs")
+    options = parser.parse_args(argv)
     text = sys.stdin.read()
     try:
         preview = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError:
         print(f"the preview's output is not JSON: {text[:200]!r}", file=sys.stderr)
         return 1
-    for line in errors(preview) if "--errors" in argv else image_urns(preview):
+    for line in errors(preview) if options.errors else image_urns(preview):
         print(line)
     return 0
 

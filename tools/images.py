@@ -226,7 +226,7 @@ class LambdaContainer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build every image for every architecture on the local stand-in base.")
+    parser = argparse.ArgumentParser(prog="python -m tools.images", description="Build every image for every architecture on the local stand-in base.")
     parser.add_argument("--arch", action="append", choices=sorted(PLATFORMS), help="architecture (default: both)")
     parser.add_argument("images", nargs="*", default=list(IMAGES), help="images to build (default: all)")
     options = parser.parse_args(argv)

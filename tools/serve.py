@@ -31,7 +31,7 @@ def names_for(stack: str) -> WorkloadEnvironment:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--predictor-port", type=int, default=9100, help="0 picks a free port")
     parser.add_argument("--trainer-port", type=int, default=9101, help="0 picks a free port")
     parser.add_argument("--no-build", action="store_true", help="use the images `make images` already built")
