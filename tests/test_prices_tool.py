@@ -97,7 +97,7 @@ def test_a_bad_file_is_refused_by_line_and_column_and_writes_nothing(bucket, tmp
 
 def test_every_problem_is_listed_not_only_the_first(tmp_path):
     lines = ["date,commodity,close", "2024-01-02,corn,x", "2024-01-03,rye,4", "2024-01-06,corn,4"]
-    with pytest.raises(prices.InvalidFile) as raised:
+    with pytest.raises(prices.RejectedPrices) as raised:
         prices.read_rows(lines, source="f.csv")
     assert "3 problem(s)" in str(raised.value)
 

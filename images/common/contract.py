@@ -17,6 +17,12 @@ COMMODITIES = ("corn", "wheat", "soybeans")
 PRICES_PREFIX = "prices/"
 MODELS_PREFIX = "models/"
 PREDICTIONS_PREFIX = "predictions/"
+INCOMING_PREFIX = "incoming/"
+"""The price feed's drop zone: each CSV file written here is merged into `prices/` (predictor/ingest.py)."""
+PROCESSED_PREFIX = "processed/"
+"""Where a merged feed file is moved (same name below the prefix)."""
+REJECTED_PREFIX = "rejected/"
+"""Where a refused feed file is kept, with `<name>.reasons.txt` beside it."""
 LEGACY_PREFIX = "predictions/latest/"
 """Default prefix of the mobile app's documents in its own bucket."""
 DRY_RUN_MARKERS = "_dry-run/"
@@ -105,6 +111,10 @@ class MetricNames:
     """A dry run (pre-traffic check or manual): the only metric a dry run emits."""
     MODEL_DEMOTED = "ModelDemoted"
     """The naive forecast was significantly better than the serving model, and replaced it."""
+    NEW_CLOSES = "NewCloses"
+    """Closes a commodity gained from the price feed; the stale-feed alarm treats none as breaching."""
+    PRICE_FILES_INGESTED = "PriceFilesIngested"
+    PRICE_FILES_REJECTED = "PriceFilesRejected"
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,8 @@ class AccessProfile:
     legacy_write: bool = False
     emits_business_metrics: bool = False
     """Emits PredictionsWritten and ModelAgeDays per commodity (missed-run and model-age alarms)."""
+    delete_prefixes: tuple[str, ...] = ()
+    """Prefixes it deletes from (the price feed moves files out of its drop zone)."""
 
 
 ACCESS = {
@@ -128,5 +140,11 @@ ACCESS = {
         emits_business_metrics=True,
     ),
     "trainer": AccessProfile(read_prefixes=(PRICES_PREFIX,), write_prefixes=(MODELS_PREFIX,)),
+    "price-feed": AccessProfile(
+        read_prefixes=(INCOMING_PREFIX, PRICES_PREFIX),
+        write_prefixes=(PRICES_PREFIX, PROCESSED_PREFIX, REJECTED_PREFIX),
+        delete_prefixes=(INCOMING_PREFIX,),
+    ),
 }
-"""Per image (see predictor/service.py and trainer/training.py)."""
+"""Per image (see predictor/service.py and trainer/training.py), and for the price feed, which runs the
+predictor's image with its own handler (predictor/ingest.py)."""
