@@ -105,6 +105,8 @@ class MetricNames:
     """A dry run (pre-traffic check or manual): the only metric a dry run emits."""
     MODEL_DEMOTED = "ModelDemoted"
     """The naive forecast was significantly better than the serving model, and replaced it."""
+    INTERVAL_FALLBACKS = "IntervalFallbacks"
+    """A prediction's intervals fell back from adaptive (its version's state or calibration unusable)."""
 
 
 @dataclass(frozen=True)
