@@ -200,11 +200,12 @@ def calibrate(
     closes: np.ndarray, forecast_rows: np.ndarray, actual: np.ndarray, predicted: np.ndarray, *, horizon: int,
     levels: tuple[int, ...], state_date: str, scale: VolatilityScale = VolatilityScale(), step: float = ADAPTATION_STEP,
     calibration_rows: int = 250,
-) -> tuple[Adaptive, dict]:
+) -> tuple[Adaptive, dict, dict[str, np.ndarray]]:
     """Calibrate on the first `calibration_rows` out-of-sample forecasts (made at `forecast_rows` of
     `closes`, consecutive days), then walk the rest as the predictor would serve them, day by day, and on
-    through the `horizon` newest days (not yet resolved): the version's state. Returns it and what the
-    walk measured (coverage per level, overall and on the quarter of days with the highest volatility)."""
+    through the `horizon` newest days (not yet resolved): the version's state. Returns it, what the walk
+    measured (coverage per level, overall and on the quarter of days with the highest volatility), and
+    the log half-width it served each walked day, per level."""
     volatility = scale.of(closes)[forecast_rows]
     scores = np.round(normalised_scores(actual, predicted, volatility), CALIBRATION_DIGITS)
     calibration = np.sort(scores[:calibration_rows])
@@ -212,14 +213,16 @@ def calibrate(
     walked_volatility = volatility[calibration_rows:]
     volatile = walked_volatility >= np.quantile(walked_volatility, 0.75)
     state, measured = {}, {"coverage": {}, "top_volatility_quarter_coverage": {}, "calibrated_quantile": {}}
+    walked_widths = {}
     for level in levels:
-        alphas, _, missed = adapt(calibration, walked, [], level=level / 100, step=step, horizon=horizon)
+        alphas, quantiles, missed = adapt(calibration, walked, [], level=level / 100, step=step, horizon=horizon)
         state[str(level)] = [round(float(a), CALIBRATION_DIGITS) for a in alphas[-horizon:]]
+        walked_widths[str(level)] = quantiles[: len(walked_volatility)] * walked_volatility
         resolved = missed[: len(walked_volatility)]
         measured["coverage"][str(level)] = round(1 - float(np.mean(resolved)), 4)
         measured["top_volatility_quarter_coverage"][str(level)] = round(1 - float(np.mean(resolved[volatile])), 4)
         measured["calibrated_quantile"][str(level)] = round(conformal_half_width(calibration, level / 100), CALIBRATION_DIGITS)
-    return Adaptive(scale, calibration, step, horizon, state_date, state), measured
+    return Adaptive(scale, calibration, step, horizon, state_date, state), measured, walked_widths
 
 
 def served_half_widths(adaptive: Adaptive, scores: np.ndarray, volatility: float, *, levels: tuple[int, ...]) -> dict[str, float]:

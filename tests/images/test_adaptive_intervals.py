@@ -69,7 +69,7 @@ def test_the_predictors_replay_continues_the_trainers_walk_exactly(naive_version
 
     closes = np.array([row.close for row in rows[: today + 1]])
     evaluation = np.arange(history_rows - 1 - 500, today)  # the version's 500 evaluation rows, then 20 more days
-    continued, _ = intervals.calibrate(
+    continued, _, _ = intervals.calibrate(
         closes, evaluation, closes[evaluation + 1], closes[evaluation], horizon=1, levels=INTERVAL_LEVELS, state_date=str(rows[today].date),
     )
     volatility = intervals.VolatilityScale().of(closes)[-1]
