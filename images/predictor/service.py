@@ -411,7 +411,7 @@ def dry_run(s3, dynamodb, env: WorkloadEnvironment, request: PredictionRequest, 
             _MODELS.update(cached)
         report.passed("model", f"{model.method} {model.version}, sha256 verified")
     try:
-        rows = recent_prices(s3, env, request, fresh=False)
+        rows = recent_prices(s3, env, request, fresh=False, since=model.as_of if model else None)
         report.passed("prices", f"{len(rows)} rows, newest close {rows[-1].date} (freshness limit {env.max_price_age_days} days not enforced)")
     except PricesNotFound as error:
         rows = None
