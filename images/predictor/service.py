@@ -170,6 +170,8 @@ def _adaptive(metadata: dict, horizon: int) -> tuple[Adaptive | None, str]:
     if document is None:
         return None, ""
     try:
+        if not isinstance(document, dict):
+            raise TypeError(f"intervals.adaptive is a {type(document).__name__}, not an object")
         calibrated = Adaptive.from_dict({**document, "state": None}, horizon=horizon, levels=INTERVAL_LEVELS)
     except (KeyError, IndexError, ValueError, TypeError) as error:
         return None, f"adaptive calibration unusable ({str(error)[:120]}): fixed widths served"
