@@ -90,7 +90,7 @@ def main() -> int:
 def _print_table(models: list[dict], results: dict[str, dict], names: WorkloadEnvironment) -> None:
     header = (
         f"{'commodity':10} {'price date':10} {'current':>8} {'target date':11} {'predicted':>9} {'80% interval':>19} "
-        f"{'95% interval':>19} {'method':6} {'p-value':>7} {'model MAE':>9} {'naive MAE':>9}"
+        f"{'95% interval':>19} {'method':6} {'intervals':18} {'p-value':>7} {'model MAE':>9} {'naive MAE':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -99,14 +99,15 @@ def _print_table(models: list[dict], results: dict[str, dict], names: WorkloadEn
         print(
             f"{model['commodity']:10} {result['price_date']:10} {result['current_price']:8.4f} {result['target_date']:11} "
             f"{result['predicted_price']:9.4f} {_interval(result, 80):>19} {_interval(result, 95):>19} {result['method']:6} "
-            f"{model['p_value']:7.3f} {model['model_mae']:9.4f} {model['naive_mae']:9.4f}"
+            f"{result['interval_method']:18} {model['p_value']:7.3f} {model['model_mae']:9.4f} {model['naive_mae']:9.4f}"
         )
     horizon = names.forecast_horizon_days
     ahead = "the next trading day" if horizon == 1 else f"{horizon} trading days ahead"
     print(
         f"\nforecasts for {ahead}. method: the model serves only when a Diebold-Mariano test finds it better than the\n"
         f"naive last value (one-sided p-value below {names.significance_level:g}) on the 500 newest out-of-sample days; otherwise the naive\n"
-        "forecast serves. Intervals are split-conformal, calibrated on the older 250 of those days."
+        "forecast serves. Intervals (adaptive-conformal): split-conformal on errors scaled by the volatility known that day,\n"
+        "calibrated on the older 250 of those days, the quantile adapted online from each day's hit or miss since."
     )
 
 
@@ -144,13 +145,15 @@ def _charts(emulator: Emulator, names: WorkloadEnvironment, results: dict, backt
         naive_line = np.array([float(b["naive"]) for b in backtest])
         axis.plot(target_dates, model_line, color="tab:blue", linewidth=1, label="backtest: model forecast")
         axis.plot(target_dates, naive_line, color="tab:orange", linewidth=0.8, alpha=0.7, label="backtest: naive last value")
-        # The serving method's 80% and 95% bands, with the half-widths the prediction was made with.
+        # The serving method's adaptive 80% and 95% bands as served day by day over the held-out year (the
+        # trainer's walk, the predictor's own code), widening and narrowing with the volatility of the day.
         serving = model_line if result["method"] == "model" else naive_line
+        walked = np.array([b[f"{result['method']}_half_width_80"] != "" for b in backtest])
         for level, alpha in ((95, 0.12), (80, 0.22)):
-            width = np.log(result[f"upper_{level}"] / result["predicted_price"])
+            width = np.array([float(b[f"{result['method']}_half_width_{level}"] or "nan") for b in backtest])
             axis.fill_between(
-                target_dates, serving * np.exp(-width), serving * np.exp(width), color="tab:green", alpha=alpha, linewidth=0,
-                label=f"{level}% interval ({result['method']})",
+                target_dates[walked], (serving * np.exp(-width))[walked], (serving * np.exp(width))[walked], color="tab:green",
+                alpha=alpha, linewidth=0, label=f"{level}% interval ({result['method']}, {result['interval_method']})",
             )
         target = np.datetime64(result["target_date"]).astype(object)
         axis.errorbar(

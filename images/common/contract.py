@@ -115,6 +115,8 @@ class MetricNames:
     """Closes a commodity gained from the price feed; the stale-feed alarm treats none as breaching."""
     PRICE_FILES_INGESTED = "PriceFilesIngested"
     PRICE_FILES_REJECTED = "PriceFilesRejected"
+    INTERVAL_FALLBACKS = "IntervalFallbacks"
+    """A prediction's intervals fell back from adaptive (its version's state or calibration unusable)."""
 
 
 @dataclass(frozen=True)
@@ -140,11 +142,11 @@ ACCESS = {
         emits_business_metrics=True,
     ),
     "trainer": AccessProfile(read_prefixes=(PRICES_PREFIX,), write_prefixes=(MODELS_PREFIX,)),
-    "price-feed": AccessProfile(
-        read_prefixes=(INCOMING_PREFIX, PRICES_PREFIX),
-        write_prefixes=(PRICES_PREFIX, PROCESSED_PREFIX, REJECTED_PREFIX),
-        delete_prefixes=(INCOMING_PREFIX,),
-    ),
 }
-"""Per image (see predictor/service.py and trainer/training.py), and for the price feed, which runs the
-predictor's image with its own handler (predictor/ingest.py)."""
+"""Per image (see predictor/service.py and trainer/training.py)."""
+PRICE_FEED_ACCESS = AccessProfile(
+    read_prefixes=(INCOMING_PREFIX, PRICES_PREFIX),
+    write_prefixes=(PRICES_PREFIX, PROCESSED_PREFIX, REJECTED_PREFIX),
+    delete_prefixes=(INCOMING_PREFIX,),
+)
+"""The price feed: the predictor's image with its own handler (predictor/ingest.py)."""

@@ -58,6 +58,10 @@ class PricesGap(InvalidPrices):
     """Price history has a hole: a missing year file between others, or missing days inside the look-back window."""
 
 
+class PriceFileOutOfRange(InvalidPrices):
+    """A price file's name is a year before any history this project keeps (`prices/corn/0001.csv`)."""
+
+
 class StaleData(WorkloadError):
     """The newest price is older than the freshness limit allows."""
 

@@ -42,15 +42,18 @@ class PredictionRequest:
     Scheduled runs carry no `as_of`, so they are never back-fills, Mondays included."""
     dry_run: bool = False
     """Exercise the whole path, write nothing anyone reads (see predictor.service.dry_run)."""
+    replace: bool = False
+    """Let a back-fill replace a stored prediction; without it a back-fill only creates missing ones."""
 
     @classmethod
     def parse(cls, event: Any) -> "PredictionRequest":
-        body = _object(event, allowed={"commodity", "as_of", "dry_run"}, example='{"commodity": "corn"}')
+        body = _object(event, allowed={"commodity", "as_of", "dry_run", "replace"}, example='{"commodity": "corn"}')
         if "commodity" not in body:
             raise InvalidEvent('event must name a commodity, e.g. {"commodity": "corn"}')
         as_of = _as_of(body.get("as_of"))
         return cls(
             commodity=_commodity(body["commodity"]), as_of=as_of, backfill=as_of < today_utc(), dry_run=_flag(body, "dry_run"),
+            replace=_flag(body, "replace"),
         )
 
 

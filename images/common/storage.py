@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from common.errors import CorruptObject, ModelNotFound, ObjectConflict, PricesGap, PricesNotFound
+from common.errors import CorruptObject, ModelNotFound, ObjectConflict, PriceFileOutOfRange, PricesGap, PricesNotFound
 from common.schema import PriceRow, parse_csv
 
 _MISSING = ("NoSuchKey", "404", "NotFound")
@@ -74,9 +74,14 @@ def read_prices(s3, bucket: str, prices_prefix: str, commodity: str, *, first_ye
     return rows
 
 
+EARLIEST_PRICE_YEAR = 2000
+"""No price history this project keeps starts earlier (common/events.py refuses an earlier `as_of`)."""
+
+
 def price_years(s3, bucket: str, prices_prefix: str, commodity: str) -> tuple[list[int], list[str]]:
     """Years that have a price file, and the keys under the prefix that are not `<YYYY>.csv` (stray files:
-    never read, reported by the caller)."""
+    never read, reported by the caller). A `<YYYY>.csv` before EARLIEST_PRICE_YEAR (`0001.csv`) is
+    refused: history would be read from that year on, one request per year, to find nothing."""
     prefix = f"{prices_prefix}{commodity}/"
     years, stray = [], []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -84,6 +89,11 @@ def price_years(s3, bucket: str, prices_prefix: str, commodity: str) -> tuple[li
             name = item["Key"][len(prefix):]
             stem = name.removesuffix(".csv")
             if name.endswith(".csv") and len(stem) == 4 and stem.isdigit():
+                if int(stem) < EARLIEST_PRICE_YEAR:
+                    raise PriceFileOutOfRange(
+                        f"{commodity}: s3://{bucket}/{item['Key']} names year {int(stem)}, before {EARLIEST_PRICE_YEAR}; "
+                        "no price history starts that early (move or delete the file)"
+                    )
                 years.append(int(stem))
             else:
                 stray.append(item["Key"])
@@ -118,6 +128,8 @@ def get_json(s3, bucket: str, key: str, *, required: tuple[str, ...] = ()) -> di
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise CorruptObject(f"s3://{bucket}/{key} is not valid JSON ({error.msg} at line {error.lineno}); {len(text)} characters") from None
+    except RecursionError:
+        raise CorruptObject(f"s3://{bucket}/{key} is JSON nested deeper than Python's parser follows; {len(text)} characters") from None
     if not isinstance(document, dict):
         raise CorruptObject(f"s3://{bucket}/{key} must hold a JSON object, got {type(document).__name__}")
     for field in required:

@@ -45,7 +45,11 @@ class Forest:
     @classmethod
     def from_json(cls, raw: bytes) -> "Forest":
         """XGBoost's JSON model format (what the trainer publishes)."""
-        return cls.from_model(json.loads(raw))
+        try:
+            document = json.loads(raw)
+        except RecursionError:
+            raise UnsupportedModel("the model file is nested deeper than any XGBoost model") from None
+        return cls.from_model(document)
 
     @classmethod
     def from_ubj(cls, raw: bytes) -> "Forest":
@@ -158,6 +162,8 @@ class _UBJReader:
     def read(self):
         try:
             value = self._value(self._marker())
+        except RecursionError:
+            raise UnsupportedModel("the model file is nested deeper than any XGBoost model") from None
         except (struct.error, ValueError, IndexError, UnicodeDecodeError) as error:
             if isinstance(error, UnsupportedModel):
                 raise

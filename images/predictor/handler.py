@@ -76,26 +76,32 @@ def _predict(request: PredictionRequest) -> dict:
         env = WorkloadEnvironment.from_env()
         logger.append_keys(commodity=request.commodity, as_of=request.as_of.isoformat())
         model = service.load_model(s3, env, request.commodity)
-        rows = service.recent_prices(s3, env, request)
+        rows = service.recent_prices(s3, env, request, since=model.as_of)
         now = now_utc()
-        prediction = service.store(dynamodb, env, service.predict(model, rows, request.as_of, now))
-        full_key = service.write_full_json(s3, env, prediction)
+        recorded = service.record(
+            s3, dynamodb, env, service.predict(model, rows, request.as_of, now), backfill=request.backfill, replace_stored=request.replace,
+        )
     except Exception:  # logged with the event's context, then raised unchanged
         logger.exception("prediction failed")
         raise
+    document = recorded.document
     if request.backfill:
         # A back-fill writes its dated outputs only: the app's document shows the newest forecast.
-        logger.info("back-fill: the mobile app's document is left as it is", extra={"as_of": request.as_of.isoformat()})
+        logger.info("back-fill: the mobile app's document is left as it is", extra={"as_of": request.as_of.isoformat(), "stored": recorded.outcome})
         legacy_failed = False
     else:
-        legacy_failed = _write_legacy(env, prediction, now)
+        legacy_failed = _write_legacy(env, recorded.prediction, now)
+    fallback = document.get("interval_fallback") or ""
+    if fallback:
+        logger.warning("intervals degraded", extra={"reason": fallback, "model_version": document["model_version"]})
     metrics.add_dimension(name=MetricNames.COMMODITY_DIMENSION, value=request.commodity)
-    metrics.add_metric(name=MetricNames.PREDICTIONS_WRITTEN, unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=MetricNames.PREDICTED_CHANGE_PCT, unit=MetricUnit.Percent, value=prediction.change_pct)
-    metrics.add_metric(name=MetricNames.MODEL_AGE_DAYS, unit=MetricUnit.Count, value=prediction.model_age_days)
+    metrics.add_metric(name=MetricNames.PREDICTIONS_WRITTEN, unit=MetricUnit.Count, value=int(recorded.outcome == "written" or not request.backfill))
+    metrics.add_metric(name=MetricNames.PREDICTED_CHANGE_PCT, unit=MetricUnit.Percent, value=document["change_pct"])
+    metrics.add_metric(name=MetricNames.MODEL_AGE_DAYS, unit=MetricUnit.Count, value=document["model_age_days"])
     metrics.add_metric(name=MetricNames.LEGACY_WRITE_FAILURES, unit=MetricUnit.Count, value=int(legacy_failed))
-    logger.info("prediction stored", extra={"prediction": prediction.__dict__, "full_json": full_key})
-    return {**prediction.__dict__, "legacy_written": not (legacy_failed or request.backfill), "backfill": request.backfill}
+    metrics.add_metric(name=MetricNames.INTERVAL_FALLBACKS, unit=MetricUnit.Count, value=int(bool(fallback)))
+    logger.info("prediction stored", extra={"prediction": document, "full_json": recorded.full_key, "stored": recorded.outcome})
+    return {**document, "legacy_written": not (legacy_failed or request.backfill), "backfill": request.backfill}
 
 
 @tracer.capture_method

@@ -21,7 +21,8 @@ from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error
 from sklearn.model_selection import TimeSeriesSplit
 
 from common import storage
-from common.contract import FORECAST_METHODS, SIGNIFICANCE_LEVEL
+from common import intervals as interval_methods
+from common.contract import FORECAST_METHODS, INTERVAL_LEVELS, SIGNIFICANCE_LEVEL
 from common.environment import WorkloadEnvironment
 from common.dry_run import DryRunReport, prove_object_write
 from common.errors import CorruptObject, InsufficientData, PricesNotFound
@@ -192,8 +193,14 @@ class _History:
             "final_fit_window": _window(self.dates, self.usable),
         }
 
-    def backtest(self, predicted: np.ndarray) -> pd.DataFrame:
+    def backtest(self, predicted: np.ndarray, served: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
+        """The evaluation rows' forecasts, and per method and level the adaptive log half-width the walk
+        served on each coverage day (empty on calibration days)."""
         dates = self.frame["date"]
+        widths = {
+            f"{method}_half_width_{level}": np.round(np.concatenate([np.full(CALIBRATION_ROWS, np.nan), values]), 6)
+            for method, by_level in served.items() for level, values in by_level.items()
+        }
         return pd.DataFrame({
             "date": dates.iloc[self.evaluation].dt.date.astype(str).to_numpy(),
             "window": ["calibration"] * CALIBRATION_ROWS + ["coverage"] * (len(self.evaluation) - CALIBRATION_ROWS),
@@ -202,6 +209,7 @@ class _History:
             "actual": self.actual,
             "predicted": np.round(predicted, 4),
             "naive": self.current,
+            **widths,
         })
 
 
@@ -234,9 +242,12 @@ def train(
         "promotion": decision,
         "libraries": _libraries(),
     }
-    version, model, metadata = _model_version(history, params, configuration, common, predicted)
-    naive = _naive_version(common, history.actual, history.current) if decision["serves"] == "naive" else None
-    return TrainingResult(commodity, version, model, metadata, history.backtest(predicted), naive)
+    model_intervals, model_widths = _intervals(history, predicted)
+    naive_intervals, naive_widths = _intervals(history, history.current)
+    version, model, metadata = _model_version(history, params, configuration, common, model_intervals)
+    naive = _naive_version(common, naive_intervals) if decision["serves"] == "naive" else None
+    backtest = history.backtest(predicted, {"model": model_widths, "naive": naive_widths})
+    return TrainingResult(commodity, version, model, metadata, backtest, naive)
 
 
 def _score(history: _History, predicted: np.ndarray, tests: dict, *, min_improvement: float, significance: float, serving_mae) -> dict[str, Any]:
@@ -261,7 +272,7 @@ def _score(history: _History, predicted: np.ndarray, tests: dict, *, min_improve
     return metrics
 
 
-def _model_version(history: _History, params, configuration: str, common: dict, predicted: np.ndarray) -> tuple[str, bytes, dict]:
+def _model_version(history: _History, params, configuration: str, common: dict, intervals: dict) -> tuple[str, bytes, dict]:
     """Scored as above, the published model is the same configuration refit on every known target. A
     version names exactly these bytes: a re-run for the same date on other data gets a folder of its
     own, so nothing a pointer references is ever overwritten (an identical retry writes the same key)."""
@@ -269,7 +280,6 @@ def _model_version(history: _History, params, configuration: str, common: dict, 
     model = bytes(final.get_booster().save_raw("json"))
     model_sha256 = hashlib.sha256(model).hexdigest()
     version = f"{common['as_of']}-{model_sha256[:12]}"
-    widths, coverage = _intervals(history.actual, predicted)
     metadata = {
         **common,
         "version": version,
@@ -278,7 +288,7 @@ def _model_version(history: _History, params, configuration: str, common: dict, 
         "model_target": f"log(close[t+{history.horizon}] / close[t])",
         "params": params,
         "configuration": configuration,
-        "intervals": {"log_half_width": widths, "coverage": coverage},
+        "intervals": intervals,
         "model_sha256": model_sha256,
         "model_format": storage.MODEL_FORMAT,
     }
@@ -305,23 +315,38 @@ def _configuration(selected: dict, serving: Serving | None, history: _History, s
     return serving.params, "the serving configuration refit on newer data (the selected one was not significantly better)", {"selected_vs_serving": test}, serving_forecasts, serving_mae
 
 
-def _intervals(actual: np.ndarray, predicted: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
-    """Conformal half-widths from the calibration window's log errors, coverage on the coverage window's."""
-    log_errors = np.log(actual / predicted)
-    return skill.intervals(log_errors[:CALIBRATION_ROWS], log_errors[CALIBRATION_ROWS:])
+def _intervals(history: _History, predicted: np.ndarray) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Both interval methods for forecasts `predicted` at the evaluation rows. Served: adaptive
+    (common/intervals.py), calibrated on the calibration window's normalised errors and walked day by day
+    through the coverage window as the predictor would serve it; its coverage there, and its state at
+    the newest close, are recorded. Kept beside it: the fixed half-widths (what an earlier predictor
+    serves after a rollback, and the fallback) and their coverage on the same window. Also returns the
+    adaptive half-width of each coverage day (for backtest.csv)."""
+    log_errors = np.log(history.actual / predicted)
+    widths, fixed_coverage = skill.intervals(log_errors[:CALIBRATION_ROWS], log_errors[CALIBRATION_ROWS:])
+    adaptive, measured, served = interval_methods.calibrate(
+        history.closes, history.evaluation, history.actual, predicted, horizon=history.horizon, levels=INTERVAL_LEVELS,
+        state_date=str(history.dates[-1]), calibration_rows=CALIBRATION_ROWS,
+    )
+    return {
+        "method": interval_methods.ADAPTIVE,
+        "log_half_width": widths,
+        "fixed_coverage": fixed_coverage,
+        **measured,
+        "adaptive": adaptive.as_dict(),
+    }, served
 
 
-def _naive_version(common: dict[str, Any], actual: np.ndarray, current: np.ndarray) -> NaiveVersion:
-    """The naive forecast as a version of its own: a small spec (what the predictor needs) whose sha256
-    names it, and metadata with the run's metrics, tests and decision. Deterministic for the same run
+def _naive_version(common: dict[str, Any], intervals: dict[str, Any]) -> NaiveVersion:
+    """The naive forecast as a version of its own: a small spec (what the predictor needs: horizon and
+    intervals, adaptive calibration included) whose sha256 names it, and metadata with the run's metrics, tests and decision. Deterministic for the same run
     inputs, so a retry writes the same keys."""
-    widths, coverage = _intervals(actual, current)
     spec = storage.json_bytes({
         "method": "naive",
         "commodity": common["commodity"],
         "as_of": common["as_of"],
         "horizon": common["horizon"],
-        "intervals": {"log_half_width": widths},
+        "intervals": {"log_half_width": intervals["log_half_width"], "adaptive": intervals["adaptive"]},
     })
     sha256 = hashlib.sha256(spec).hexdigest()
     version = f"{common['as_of']}-naive-{sha256[:12]}"
@@ -330,7 +355,7 @@ def _naive_version(common: dict[str, Any], actual: np.ndarray, current: np.ndarr
         "version": version,
         "method": "naive",
         "features": [],
-        "intervals": {"log_half_width": widths, "coverage": coverage},
+        "intervals": intervals,
         "model_sha256": sha256,
         "model_format": NAIVE_FORMAT,
     }

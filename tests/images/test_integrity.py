@@ -241,3 +241,47 @@ def test_a_bad_function_url_request_is_a_400_with_the_reason(plane, predictor, c
 def test_a_real_failure_behind_a_function_url_still_raises(plane, predictor, context):
     with pytest.raises(errors.ModelNotFound):
         predictor(http_event({"commodity": "corn"}), context)
+
+
+def test_a_price_file_named_for_a_year_before_any_history_is_refused_before_any_read(seeded, context):
+    """`prices/corn/0001.csv` would make history start in year 1: one GET per year, about 2,000 of them,
+    then the file skipped. It is refused by name instead, and counted as a training failure."""
+    from tests.images.test_request_profiles import counting
+    from trainer import handler
+
+    seeded.client("s3").put_object(Bucket=NAMES.data_bucket, Key="prices/corn/0001.csv", Body=b"date,commodity,close\n")
+    with counting(handler.s3) as calls:
+        with pytest.raises(errors.TrainingFailed, match=rf"corn: PriceFileOutOfRange: corn: s3://{NAMES.data_bucket}/prices/corn/0001.csv names year 1, before 2000"):
+            handler.handler({"commodity": "corn"}, context)
+    assert calls["s3.GetObject"] == 0, dict(calls)
+
+
+def test_a_trained_at_without_a_time_zone_is_refused_when_the_model_loads(published, predictor, context):
+    pointer = get_json(published, NAMES.data_bucket, LATEST)
+    rewrite_json(published, pointer["metadata_key"], lambda metadata: metadata.update(trained_at="2026-11-20T03:00:00"))
+    with pytest.raises(errors.CorruptObject, match=rf"s3://{NAMES.data_bucket}/{pointer['metadata_key']}: trained_at '2026-11-20T03:00:00' has no time zone"):
+        service.load_model(published.client("s3"), NAMES, "corn")
+    service._MODELS.clear()
+    with pytest.raises(errors.CorruptObject, match="has no time zone"):
+        predictor({"commodity": "corn"}, context)
+
+
+def test_a_deeply_nested_json_object_is_a_typed_error_naming_bucket_and_key(published, predictor, context):
+    pointer = get_json(published, NAMES.data_bucket, LATEST)
+    put(published, pointer["metadata_key"], b'{"a": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
+    with pytest.raises(errors.CorruptObject, match=rf"s3://{NAMES.data_bucket}/{pointer['metadata_key']} is JSON nested deeper"):
+        predictor({"commodity": "corn"}, context)
+
+
+@pytest.mark.parametrize("model_format", ["xgboost-json", "xgboost-ubj"])
+def test_a_deeply_nested_model_with_a_matching_checksum_is_a_typed_error_naming_bucket_and_key(published, predictor, context, model_format):
+    import hashlib
+
+    nested = b"[" * 200_000 + b"]" * 200_000  # an array in both formats ("[" is UBJSON's array marker too)
+    pointer = get_json(published, NAMES.data_bucket, "models/wheat/latest.json")
+    assert pointer["method"] == "model"
+    put(published, pointer["model_key"], nested)
+    rewrite_json(published, pointer["metadata_key"], lambda m: m.update(model_sha256=hashlib.sha256(nested).hexdigest(), model_format=model_format))
+    put(published, "models/wheat/latest.json", json.dumps({**pointer, "sha256": hashlib.sha256(nested).hexdigest()}).encode())
+    with pytest.raises(errors.ModelIncompatible, match=rf"wheat: s3://{NAMES.data_bucket}/{pointer['model_key']} cannot be read: .*nested deeper"):
+        predictor({"commodity": "wheat"}, context)
