@@ -91,10 +91,29 @@ def host_variants(w: World, runs: int = RUNS) -> list[Variant]:
 
 def container_variants(w: World, runs: int = RUNS) -> list[Variant]:
     ours, baseline = images.ours("predictor"), images.baseline()
+    traced = images.ours_with_xray_sdk(ours)
     return [
         Variant("ours (container)", measure(lambda: container_run(ours.tag, w.ours_event, w.environment), runs)),
+        Variant(XRAY_VARIANT, measure(lambda: container_run(traced.tag, w.ours_event, w.environment), runs)),
         Variant("baseline (container)", measure(lambda: container_run(baseline.tag, w.baseline_event, w.environment), runs)),
     ]
+
+
+XRAY_VARIANT = "ours with the X-Ray SDK (container)"
+"""The predictor as it ran before the SDK was dropped (Powertools' Tracer on aws-xray-sdk), same code otherwise."""
+
+
+def xray_sdk_cost(variants: list[Variant]) -> str | None:
+    """What the X-Ray SDK added to the container cold start (median init and total), when both were measured."""
+    by_label = {v.label: v for v in variants}
+    without, with_sdk = by_label.get("ours (container)"), by_label.get(XRAY_VARIANT)
+    if not (without and with_sdk):
+        return None
+    return (
+        f"X-Ray SDK in the container: cold start {with_sdk.median():.0f} ms with it, {without.median():.0f} ms without "
+        f"(init {with_sdk.median('init_ms'):.0f} / {without.median('init_ms'):.0f} ms): "
+        f"{with_sdk.median() - without.median():+.0f} ms"
+    )
 
 
 def report(variants: list[Variant]) -> str:
@@ -111,6 +130,9 @@ def report(variants: list[Variant]) -> str:
         ours, baseline = by_label.get(f"ours ({where})"), by_label.get(f"baseline ({where})")
         if ours and baseline:
             lines.append(f"{where}: ours / baseline cold start = {ours.median() / baseline.median():.2f}x (target <= 0.5x)")
+    sdk = xray_sdk_cost(variants)
+    if sdk:
+        lines.append(sdk)
     return "\n".join(lines)
 
 
