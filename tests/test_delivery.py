@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -166,3 +167,40 @@ def test_no_unused_imports_or_undefined_names():
     result = subprocess.run([tool("ruff"), "check", "--select", "F", "--exclude", ".cache,.venv", str(ROOT)],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def renovate_regex(pattern: str) -> re.Pattern[str]:
+    """A Renovate (JavaScript) regex in Python's syntax: named groups are `(?<name>…)` there."""
+    return re.compile(pattern.replace("(?<", "(?P<"))
+
+
+def test_renovate_config_matches_renovates_schema_offline(tmp_path):
+    """check-jsonschema's vendored copy of Renovate's schema: no network in `make test`."""
+    check = [tool("check-jsonschema"), "--builtin-schema", "vendor.renovate"]
+    result = subprocess.run([*check, str(ROOT / "renovate.json")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "renovate.json"
+    broken.write_text(json.dumps({**json.loads((ROOT / "renovate.json").read_text()), "enabledManagers": ["regexp"]}))
+    assert subprocess.run([*check, str(broken)], capture_output=True, text=True).returncode != 0, "the schema check must be able to fail"
+
+
+def test_renovate_finds_and_can_bump_every_pinned_base_image():
+    """Renovate's regex manager sees each base-image.txt (its path pattern) and captures the pinned tag and
+    digest there (its match string), so a moved digest becomes a pull request editing that line."""
+    config = json.loads((ROOT / "renovate.json").read_text())
+    [manager] = config["customManagers"]
+    assert config["enabledManagers"] == ["custom.regex"] and manager["datasourceTemplate"] == "docker"
+    paths = [renovate_regex(p.strip("/")) for p in manager["managerFilePatterns"]]
+    [match_string] = [renovate_regex(m) for m in manager["matchStrings"]]
+    pinned = sorted(p for p in ROOT.rglob("base-image.txt") if ".venv" not in p.parts and ".cache" not in p.parts)
+    assert {p.relative_to(ROOT).as_posix() for p in pinned} == {"images/base-image.txt", "examples/echo/images/base-image.txt"}
+    for path in pinned:
+        relative = path.relative_to(ROOT).as_posix()
+        assert any(pattern.search(relative) for pattern in paths), f"Renovate would not look at {relative}"
+        [reference] = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+        found = match_string.fullmatch(reference)
+        assert found, f"{relative}: Renovate's match string does not capture {reference!r}"
+        assert (found["depName"], found["currentValue"]) == ("public.ecr.aws/lambda/python", "3.12")
+        assert reference.endswith(found["currentDigest"])
+    minor = next(rule for rule in config["packageRules"] if rule.get("enabled") is False)
+    assert set(minor["matchUpdateTypes"]) == {"major", "minor", "patch"}, "only digests move: Python stays 3.12"

@@ -13,7 +13,6 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 from stack_config import settings_from_config
 from stack_config.reader import REQUIRED, Field, recording
