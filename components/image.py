@@ -247,7 +247,12 @@ class LambdaImage(pulumi.ComponentResource):
             cache_to=[{"registry": {"ref": cache_ref, **cache}}],
             # Pulumi never deletes a pushed image (the provider's Delete removes the manifest from ECR):
             # a replaced build may still be what a function runs. ECR's lifecycle policy expires images.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, ignore_changes=["tags"]),
+            # The push waits for the repository's policy: a deployer its push restriction refuses fails the
+            # same way every time, and no push precedes the restriction.
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=True, ignore_changes=["tags"],
+                depends_on=[repository.policy] if repository.policy is not None else [],
+            ),
         )
 
         self.build = build

@@ -1,5 +1,8 @@
-"""Settings only the operator tools read: the image vulnerability gate's (tools/scan_gate.py) and the
-cost estimate's (tools/cost/). Nothing deployed depends on them; the program never looks at them."""
+"""Settings only the operator tools read: the image vulnerability gate's (tools/scan_gate.py), rollback
+reach (tools/reach.py, used by tools/rollback.py and tools/protect_images.py) and the cost estimate's
+(tools/cost/). The program reads one of them: the gate's severity threshold and allow list also choose
+which Inspector findings page (components/monitoring.py), so that what would block a deploy pages when
+it appears on a running image."""
 
 from __future__ import annotations
 
@@ -22,6 +25,12 @@ COST_LOG_KB_PER_RUN = Range("cost_log_kb_per_run", 20, 0, 1_000_000, "Log data o
 COST_DATA_GB = Range("cost_data_gb", 1, 0, 1_000_000, "Data kept in the stack's bucket, GB.")
 COST_CHANGED_MB_PER_RELEASE = Range("cost_changed_mb_per_release", 10, 0, 100_000, "New layer data each older kept release adds in ECR, MB.")
 
+ROLLBACK_VERSIONS = Range(
+    "rollback_versions", 3, 2, 100,
+    "Newest published versions of each function within rollback reach (with the version `live` is on and a pinned "
+    "`live_version`): `tools/rollback` goes back only within it, and their images are never expired.",
+)
+
 SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 """ECR finding severities, least to most severe."""
 
@@ -43,6 +52,14 @@ class ScanGateSettings:
     """The least severe finding that blocks a rollout."""
     allow_list: tuple[AllowedFinding, ...] = ()
     """Reviewed findings let through until each one's `expires` date (see Guardrails)."""
+
+
+@dataclass(frozen=True)
+class RollbackSettings:
+    """Rollback reach (tools/reach.py): which versions a rollback may pick, so whose images are kept."""
+
+    versions: int = int(ROLLBACK_VERSIONS.default)
+    """The newest published versions of each function within reach."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,10 @@ def cost(top: Reader) -> CostSettings:
         changed_mb_per_release=top.ranged(COST_CHANGED_MB_PER_RELEASE),
         image_mb=MappingProxyType(image_mb),
     )
+
+
+def rollback(top: Reader) -> RollbackSettings:
+    return RollbackSettings(versions=top.ranged(ROLLBACK_VERSIONS))
 
 
 def expected_duration(reader: Reader, timeout_seconds: int) -> int:

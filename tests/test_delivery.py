@@ -147,8 +147,8 @@ def test_image_targets_are_exactly_the_repositories_and_builds(dev_graph):
     urns = image_urns(preview)
     names = sorted(logical_name(urn.rsplit("::", 1)[1]) for urn in urns)
     assert names == sorted([
-        "predictor", "predictor-repo", "predictor-lifecycle", "predictor-lambda-pull",
-        "trainer", "trainer-repo", "trainer-lifecycle", "trainer-lambda-pull",
+        "predictor", "predictor-repo", "predictor-lifecycle", "predictor-policy",
+        "trainer", "trainer-repo", "trainer-lifecycle", "trainer-policy", "registry", "registry-scanning",
         "predictor-arm64", "predictor-arm64-build", "trainer-arm64", "trainer-arm64-build",
     ])
     assert not [u for u in urns if "lambda/function" in u], "no function may move before the gate"

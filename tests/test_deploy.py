@@ -17,8 +17,8 @@ from tests.conftest import ROOT, logical_name
 
 FAKE = ROOT / "tests" / "fake_pulumi"
 IMAGE_RESOURCES = sorted([
-    "predictor", "predictor-repo", "predictor-lifecycle", "predictor-lambda-pull",
-    "trainer", "trainer-repo", "trainer-lifecycle", "trainer-lambda-pull",
+    "predictor", "predictor-repo", "predictor-lifecycle", "predictor-policy",
+    "trainer", "trainer-repo", "trainer-lifecycle", "trainer-policy", "registry", "registry-scanning",
     "predictor-arm64", "predictor-arm64-build", "trainer-arm64", "trainer-arm64-build",
 ])
 STACK_URN = "urn:pulumi:dev::commodity-forecasts::pulumi:pulumi:Stack::commodity-forecasts-dev"

@@ -37,7 +37,7 @@ def test_every_action_is_named_and_the_stacks_names_scope_it(stack):
     assert "lambda:InvokeFunction" in by_sid["ManageFunction"]["Action"], "the pre-traffic gate invokes each new version"
     assert by_sid["PassFunctionAndScheduleRoles"]["Condition"]["StringEquals"]["iam:PassedToService"] == [
         "lambda.amazonaws.com", "scheduler.amazonaws.com"]
-    assert len(json.dumps(document, separators=(",", ":"))) <= 6144, "IAM's managed-policy size limit"
+    assert len(json.dumps(document, separators=(",", ":"))) <= 10240, "IAM's limit of a role's inline policies"
 
 
 def test_the_command_prints_a_policy(capsys):

@@ -7,7 +7,9 @@ alarms, the dashboard). Auto-named resources (roles, queues, the topic, the KMS 
 service only; IAM PassRole is limited to Lambda and EventBridge Scheduler. tests/test_deployer_policy.py
 fails when the program declares a resource type this table does not cover.
 
-Attach it to the role `AWS_DEPLOY_ROLE_ARN` names (README: First deployment). The Pulumi state backend
+Attach it to the role `AWS_DEPLOY_ROLE_ARN` names as an inline policy (README: First deployment): with
+the image lifecycle's resources it is over IAM's 6,144-character limit of a managed policy, within the
+10,240 of a role's inline policies. The Pulumi state backend
 (Pulumi Cloud, or an S3 bucket with `pulumi login s3://…`) needs its own access and is not included.
 """
 
@@ -36,6 +38,14 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
         "application-autoscaling:DeregisterScalableTarget", "application-autoscaling:TagResource",
         "application-autoscaling:ListTagsForResource", "iam:CreateServiceLinkedRole")),
     "aws:cloudwatch/dashboard:Dashboard": ("dashboard", ("cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards")),
+    # internal/service/events/rule.go: resourceRuleCreate/Update (PutRule, tags on create), resourceRuleRead
+    # (DescribeRule; @Tags: ListTagsForResource), resourceRuleDelete (DeleteRule).
+    "aws:cloudwatch/eventRule:EventRule": ("event_rule", (
+        "events:PutRule", "events:DescribeRule", "events:DeleteRule", "events:TagResource", "events:UntagResource",
+        "events:ListTagsForResource")),
+    # internal/service/events/target.go: resourceTargetCreate/Update (PutTargets), findTargetByThreePartKey
+    # (ListTargetsByRule), resourceTargetDelete (RemoveTargets).
+    "aws:cloudwatch/eventTarget:EventTarget": ("event_rule", ("events:PutTargets", "events:ListTargetsByRule", "events:RemoveTargets")),
     "aws:cloudwatch/logGroup:LogGroup": ("log_group", (
         "logs:CreateLogGroup", "logs:DescribeLogGroups", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
         "logs:DeleteLogGroup", *TAGS["logs"])),
@@ -47,14 +57,26 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
         "dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable", "dynamodb:DeleteTable",
         "dynamodb:DescribeContinuousBackups", "dynamodb:UpdateContinuousBackups", "dynamodb:DescribeTimeToLive",
         "dynamodb:UpdateTimeToLive", "dynamodb:TagResource", "dynamodb:UntagResource", "dynamodb:ListTagsOfResource")),
+    # internal/service/ecr/registry_scanning_configuration.go: resourceRegistryScanningConfigurationPut
+    # (PutRegistryScanningConfiguration), findRegistryScanningConfiguration (GetRegistryScanningConfiguration),
+    # Delete (PutRegistryScanningConfiguration back to BASIC). ENHANCED needs Inspector's permissions and its
+    # service-linked role (ECR user guide, image-scanning-enhanced: "Required IAM permissions"); the scan gate
+    # reads enhanced findings through ECR with inspector2:ListFindings.
+    "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration": ("any", (
+        "ecr:PutRegistryScanningConfiguration", "ecr:GetRegistryScanningConfiguration", "inspector2:Enable",
+        "inspector2:Disable", "inspector2:ListAccountPermissions", "inspector2:ListCoverage", "iam:CreateServiceLinkedRole")),
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": ("repository", ("ecr:PutLifecyclePolicy", "ecr:GetLifecyclePolicy", "ecr:DeleteLifecyclePolicy")),
     "aws:ecr/repository:Repository": ("repository", (
         "ecr:CreateRepository", "ecr:DescribeRepositories", "ecr:DeleteRepository", "ecr:PutImageTagMutability",
         "ecr:PutImageScanningConfiguration", "ecr:TagResource", "ecr:UntagResource", "ecr:ListTagsForResource")),
     "aws:ecr/repositoryPolicy:RepositoryPolicy": ("repository", ("ecr:SetRepositoryPolicy", "ecr:GetRepositoryPolicy", "ecr:DeleteRepositoryPolicy")),
+    # The build's push, plus what tools/deploy.sh's steps call on the same repositories: the scan gate
+    # (DescribeImageScanFindings; StartImageScan to rescan an image whose eligibility expired) and
+    # tools/protect_images.py (PutImage adds a protected tag, BatchDeleteImage removes one).
     "docker-build:index:Image": ("repository", (
         "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
-        "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages", "ecr:DescribeImageScanFindings")),
+        "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages", "ecr:DescribeImageScanFindings",
+        "ecr:StartImageScan", "ecr:BatchDeleteImage")),
     "aws:iam/role:Role": ("any", (
         "iam:CreateRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole",
         "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
@@ -93,6 +115,9 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "aws:sns/topic:Topic": ("any", (
         "sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:DeleteTopic", "sns:ListTagsForResource",
         "sns:TagResource", "sns:UntagResource")),
+    # internal/service/sns/topic_policy.go: put (SetTopicAttributes Policy), read (GetTopicAttributes),
+    # resourceTopicPolicyDelete (SetTopicAttributes back to the default policy).
+    "aws:sns/topicPolicy:TopicPolicy": ("any", ("sns:SetTopicAttributes", "sns:GetTopicAttributes")),
     "aws:sns/topicSubscription:TopicSubscription": ("any", ("sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes")),
     "aws:sqs/queue:Queue": ("any", (
         "sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:GetQueueUrl", "sqs:DeleteQueue",
@@ -100,8 +125,10 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 """What `pulumi up`, `refresh` and `destroy` call for each resource type (as the AWS provider does)."""
 
-LOOKUPS = ("ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "s3:GetBucketLocation")
-"""The program's data-source calls: the ECR login, the account ID, the legacy bucket (read, never managed)."""
+LOOKUPS = ("ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "s3:GetBucketLocation", "inspector2:ListFindings")
+"""The program's data-source calls: the ECR login, the account ID, the legacy bucket (read, never managed);
+and the scan gate's read of enhanced findings through ECR, which Inspector authorizes account-wide (ECR
+user guide, image-scanning-enhanced: "Required IAM permissions")."""
 
 
 def scopes(settings: Settings) -> dict[str, list[str]]:
@@ -118,6 +145,7 @@ def scopes(settings: Settings) -> dict[str, list[str]]:
         "function": [f"arn:aws:lambda:{region}:*:function:{prefix}-*"],
         "bucket": [f"arn:aws:s3:::{prefix}-data-*"],
         "schedule": [f"arn:aws:scheduler:{region}:*:schedule/*/{prefix}-*"],
+        "event_rule": [f"arn:aws:events:{region}:*:rule/{prefix}-*"],
     }
 
 
