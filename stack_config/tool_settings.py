@@ -24,6 +24,12 @@ EXPECTED_DURATION_SECONDS = Range(
 COST_LOG_KB_PER_RUN = Range("cost_log_kb_per_run", 20, 0, 1_000_000, "Log data one run writes, KB (only `make cost` reads the `cost_*` keys).")
 COST_DATA_GB = Range("cost_data_gb", 1, 0, 1_000_000, "Data kept in the stack's bucket, GB.")
 COST_CHANGED_MB_PER_RELEASE = Range("cost_changed_mb_per_release", 10, 0, 100_000, "New layer data each older kept release adds in ECR, MB.")
+COST_PUSHES_PER_MONTH = Range(
+    "cost_pushes_per_month", 4, 0, 1000,
+    "New builds of each image pushed a month (base-image bumps, code changes): Inspector scans each once.")
+COST_RESCANS_PER_IMAGE_MONTH = Range(
+    "cost_rescans_per_image_month", 4, 0, 1000,
+    "Inspector rescans of each kept image a month under continuous scanning (one per new CVE that affects it).")
 
 ROLLBACK_VERSIONS = Range(
     "rollback_versions", 3, 2, 100,
@@ -69,6 +75,8 @@ class CostSettings:
     log_kb_per_run: int = int(COST_LOG_KB_PER_RUN.default)
     data_gb: int = int(COST_DATA_GB.default)
     changed_mb_per_release: int = int(COST_CHANGED_MB_PER_RELEASE.default)
+    pushes_per_month: int = int(COST_PUSHES_PER_MONTH.default)
+    rescans_per_image_month: int = int(COST_RESCANS_PER_IMAGE_MONTH.default)
     image_mb: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Image → MB stored in ECR per build; an image not listed is measured by `make images`, else estimated
     at its Dockerfile's size budget."""
@@ -117,6 +125,8 @@ def cost(top: Reader) -> CostSettings:
         log_kb_per_run=top.ranged(COST_LOG_KB_PER_RUN),
         data_gb=top.ranged(COST_DATA_GB),
         changed_mb_per_release=top.ranged(COST_CHANGED_MB_PER_RELEASE),
+        pushes_per_month=top.ranged(COST_PUSHES_PER_MONTH),
+        rescans_per_image_month=top.ranged(COST_RESCANS_PER_IMAGE_MONTH),
         image_mb=MappingProxyType(image_mb),
     )
 
