@@ -14,6 +14,7 @@ from typing import Mapping
 
 from common.contract import Knob as Range
 from components.limits import MAX_IMAGE_MB, TIMEOUT_SECONDS
+from components.monitoring import FINDING_SEVERITIES
 from stack_config.reader import Doc, Reader, SettingsError, decode
 
 # What the cost estimate assumes where the program cannot know it.
@@ -37,8 +38,8 @@ ROLLBACK_VERSIONS = Range(
     "`live_version`): `tools/rollback` goes back only within it, and their images are never expired.",
 )
 
-SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
-"""ECR finding severities, least to most severe."""
+SEVERITIES = FINDING_SEVERITIES
+"""ECR finding severities, least to most severe (one list: the findings rule pages on the same ones)."""
 
 
 @dataclass(frozen=True)
