@@ -20,7 +20,6 @@ from components.registry import EcrRepository, EcrRepositoryArgs
 from components.schedule import Schedule
 from common.contract import ACCESS, MetricNames
 from stack_config import load_settings
-from stack_config.identities import stack_deploy_role
 
 IMAGES_DIR = "images"
 """Build context of every image (relative to the project, so state holds no machine paths)."""
@@ -56,7 +55,7 @@ repositories = {
                 lambda account: f"arn:aws:lambda:{settings.region}:{account}:function:{settings.name_prefix}-*"
             ),
             # Only the deploy role pushes (the promotion issue adds what copies tested digests into prod's).
-            pushers=(account_id.apply(lambda account: stack_deploy_role(settings, account)),),
+            pushers=(account_id.apply(settings.deploy_role),),
         ),
     )
     for image in settings.images

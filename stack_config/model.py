@@ -13,6 +13,7 @@ from components.function import ContainerFunctionArgs
 from components.limits import ECR_KEEP_RELEASE_IMAGES, ECR_UNTAGGED_EXPIRE_DAYS, LOG_RETENTION_DAYS_DEFAULT
 from components.monitoring import AlarmThresholds
 from components.schedule import ScheduleArgs
+from stack_config import identities
 from stack_config.tool_settings import EXPECTED_DURATION_SECONDS, CostSettings, RollbackSettings, ScanGateSettings
 
 PROJECT = "commodity-forecasts"
@@ -151,6 +152,11 @@ class Settings:
             forecast_horizon_days=self.workload.forecast_horizon_days,
             legacy_file_names=self.workload.legacy_file_names,
         )
+
+    def deploy_role(self, account_id: str) -> str:
+        """The one principal that may push to the stack's repositories: `deploy_role_arn`, else the bootstrap's
+        deploy role of this environment (stack_config/identities.py)."""
+        return self.deploy_role_arn or identities.deploy_role_arn(self.region, account_id, self.project, self.environment)
 
     @property
     def repository_prefix(self) -> str:

@@ -445,17 +445,17 @@ def test_cost_assumptions_have_documented_defaults_and_are_range_checked():
 
 
 def test_delivery_settings_default_to_the_bootstrap_role_no_registry_and_three_versions():
-    from stack_config.identities import deploy_role_arn, stack_deploy_role
+    from stack_config.identities import deploy_role_arn
 
     settings = settings_from_config(base_config(), stack="dev")
     assert (settings.deploy_role_arn, settings.registry_owner, settings.rollback.versions) == (None, False, 3)
-    assert stack_deploy_role(settings, "123456789012") == deploy_role_arn("123456789012", "dev") == (
+    assert settings.deploy_role("123456789012") == deploy_role_arn("us-east-1", "123456789012", P, "dev") == (
         "arn:aws:iam::123456789012:role/commodity-forecasts-bootstrap/commodity-forecasts-dev-deploy"
     )
     named = "arn:aws:iam::123456789012:role/ci/sandbox-deployer"
     config = {**base_config(), f"{P}:deploy_role_arn": named, f"{P}:registry_owner": "true", f"{P}:rollback_versions": "5"}
     settings = settings_from_config(config, stack="dev")
-    assert (stack_deploy_role(settings, "123456789012"), settings.registry_owner, settings.rollback.versions) == (named, True, 5)
+    assert (settings.deploy_role("123456789012"), settings.registry_owner, settings.rollback.versions) == (named, True, 5)
 
 
 def test_refuses_a_deploy_role_that_is_not_a_role_arn():
