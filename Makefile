@@ -11,7 +11,7 @@ IMAGE_GROUPS := predictor trainer
 # The exported, hash-pinned requirement files the image builds install (the build context is images/).
 IMAGE_LOCKS := $(foreach group,$(IMAGE_GROUPS),images/$(group)/requirements.txt) images/build-requirements.txt
 # Exported from uv.lock too, for pip users: the program's own dependencies with hashes.
-EXPORTS := $(IMAGE_LOCKS) tools/lambda-base/requirements.txt requirements.txt
+EXPORTS := $(IMAGE_LOCKS) tools/lambda-base/requirements.txt bench/xray/requirements.txt requirements.txt
 # uv never downloads a Python of its own here: the venv uses $(PYTHON).
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
@@ -85,6 +85,7 @@ exports: $(UV)
 	  $(UV) export --frozen --quiet --only-group $$group --no-emit-project --output-file images/$$group/requirements.txt; done
 	@$(UV) export --frozen --quiet --only-group image-build --no-emit-project --output-file images/build-requirements.txt
 	@$(UV) export --frozen --quiet --only-group lambda-runtime --no-emit-project --output-file tools/lambda-base/requirements.txt
+	@$(UV) export --frozen --quiet --only-group bench-xray-sdk --no-emit-project --output-file bench/xray/requirements.txt
 	@$(UV) export --frozen --quiet --no-default-groups --no-emit-project --output-file requirements.txt
 
 # Dependabot-style upkeep: every pin moves together, then the parity, closure and size checks run.

@@ -11,11 +11,12 @@ from dataclasses import replace
 import pulumi
 import pulumi_aws as aws
 
+from components.account_registry import AccountRegistry, AccountRegistryArgs
 from components.data import DataPlane, DataPlaneArgs
 from components.function import ContainerFunction
 from components.iam import RoleOptions
 from components.image import LambdaImage, LambdaImageArgs
-from components.monitoring import MonitoredFunction, Monitoring, MonitoringArgs
+from components.monitoring import ImageFindings, MonitoredFunction, Monitoring, MonitoringArgs
 from components.registry import EcrRepository, EcrRepositoryArgs
 from components.schedule import Schedule
 from common.contract import ACCESS, MetricNames
@@ -54,10 +55,17 @@ repositories = {
             lambda_source_arn=account_id.apply(
                 lambda account: f"arn:aws:lambda:{settings.region}:{account}:function:{settings.name_prefix}-*"
             ),
+            # Only the deploy role pushes (the promotion issue adds what copies tested digests into prod's).
+            pushers=(account_id.apply(settings.deploy_role),),
         ),
     )
     for image in settings.images
 }
+
+if settings.registry_owner:
+    # One stack per account and region owns this (a test checks every stack file): it scans every
+    # repository of the project, every stack's, continuously and with Inspector.
+    AccountRegistry("registry", AccountRegistryArgs(repository_filters=(f"{settings.project}/*",)))
 
 images = {
     (image_name, architecture): LambdaImage(
@@ -111,6 +119,11 @@ monitoring = Monitoring(
         metrics_namespace=MetricNames.NAMESPACE,
         runbook_url=settings.runbook_url,
         topic_key=settings.alarm_topic_key,
+        image_findings=ImageFindings(
+            repository_arns=tuple(repository.arn for repository in repositories.values()),
+            min_severity=settings.scan_gate.severity_threshold,
+            accepted_ids=tuple(sorted({finding.id for finding in settings.scan_gate.allow_list})),
+        ),
         functions=tuple(
             MonitoredFunction(
                 name=spec.name,

@@ -42,6 +42,7 @@ def main() -> int:
     summary = [
         f"predictor / baseline added MB: {sizes['ratio']:.2f}x (target <= 0.5x)",
         f"predictor / baseline cold start, host: {cold['host']:.2f}x; container: {cold['container']:.2f}x (target <= 0.5x)",
+        *filter(None, [cold_start.xray_sdk_cost(variants)]),
         "arm64 dependency install, cross-stage / emulated: "
         + ", ".join(f"{name} {r['install_ratio']:.2f}x (whole build {r['ratio']:.2f}x)" for name, r in arm64_builds.items())
         + " (target <= 0.3x, same files)",

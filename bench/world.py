@@ -25,8 +25,9 @@ NAMES = WorkloadEnvironment(
 )
 BASELINE_MODEL_KEY = f"baseline/{COMMODITY}/model.pkl"
 LAMBDA_LIKE = {
-    # As inside Lambda with Active tracing: Powertools' Tracer is on (imports and patches X-Ray);
-    # the trace header is not sampled, so nothing is sent anywhere.
+    # As inside Lambda with Active tracing: Lambda sets the trace header. The images no longer carry the
+    # X-Ray SDK; the benchmark's variant with it (bench/xray) imports and patches on this header, which is
+    # not sampled, so nothing is sent anywhere.
     "AWS_LAMBDA_FUNCTION_NAME": "bench",
     "_X_AMZN_TRACE_ID": "Root=1-6741a3b2-1c2d3e4f5a6b7c8d9e0f1a2b;Parent=53995c3f42cd8ad8;Sampled=0",
     "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",

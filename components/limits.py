@@ -45,7 +45,10 @@ SCHEDULE_RANGES = (SCHEDULE_RETRY_ATTEMPTS, SCHEDULE_MAX_EVENT_AGE_SECONDS)
 MAX_IMAGE_MB = 10240
 """Lambda's largest container image, uncompressed, MB."""
 ECR_UNTAGGED_EXPIRE_DAYS = Range("untagged_expire_days", 1, 1, 3650, "Days after push an untagged image expires.")
-ECR_KEEP_RELEASE_IMAGES = Range("keep_release_images", 5, 2, 1000, "Newest release images kept (the live one and one to roll back to).")
+ECR_KEEP_RELEASE_IMAGES = Range(
+    "keep_release_images", 5, 2, 1000,
+    "Newest release images kept, besides those a version within rollback reach runs (always kept: protected tags).",
+)
 
 # A bucket: S3's naming rules (3-63 lowercase letters, digits, dots and hyphens, starting and ending
 # with a letter or digit).

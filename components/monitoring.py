@@ -89,6 +89,23 @@ class MonitoredFunction:
     that emit no PredictionsWritten / ModelAgeDays."""
 
 
+FINDING_SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+"""Inspector's severities of a finding, least to most severe (UNTRIAGED aside: it has no rank to page on)."""
+
+
+@dataclass(frozen=True)
+class ImageFindings:
+    """Which Amazon Inspector findings on the stack's images page: those on its repositories, at or above
+    a severity, still ACTIVE, and not reviewed and accepted (the scan gate's allow list)."""
+
+    repository_arns: tuple[pulumi.Input[str], ...]
+    """The stack's repositories: an image finding's event names its image as `<repository ARN>/sha256:<digest>`."""
+    min_severity: str = "CRITICAL"
+    """The least severe finding that pages (the scan gate's threshold: what would block a deploy pages)."""
+    accepted_ids: tuple[str, ...] = ()
+    """Vulnerability ids that never page (allow-listed; expiry is the gate's to enforce, at the next deploy)."""
+
+
 @dataclass(frozen=True)
 class MonitoringArgs:
     name_prefix: str
@@ -103,6 +120,8 @@ class MonitoringArgs:
     """The KMS key (ARN or `alias/…`) encrypting the alarm topic, whose policy lets CloudWatch use it
     (`alarm_topic_key_policy`). None: the component creates that key itself. A stack deployed by an
     identity that may not write key policies passes one made outside the stack (the bootstrap's)."""
+    image_findings: ImageFindings | None = None
+    """Inspector findings to page on (an EventBridge rule to the alarm topic); None: none."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +155,8 @@ class Monitoring(pulumi.ComponentResource):
     alarm_names: list[pulumi.Output[str]]
     alarms: dict[str, dict[str, aws.cloudwatch.MetricAlarm]]
     """Per function short name, alarm key → alarm."""
+    findings_rule: aws.cloudwatch.EventRule | None
+    """The EventBridge rule sending Inspector findings on the stack's images to the topic."""
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         _validate(args)
@@ -143,6 +164,8 @@ class Monitoring(pulumi.ComponentResource):
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
         topic = self._topic(name, args, account)
+        self.findings_rule = self._image_findings(name, args, topic) if args.image_findings is not None else None
+        self._topic_policy(name, args, account, topic)
         self.alarms = {}
         alarm_names: list[pulumi.Output[str]] = []
         for monitored in args.functions:
@@ -174,13 +197,49 @@ class Monitoring(pulumi.ComponentResource):
                 description=f"{args.name_prefix} alarm topic",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
-                policy=account.apply(lambda account_id: json.dumps(alarm_topic_key_policy(account_id))),
+                policy=account.apply(
+                    lambda account_id: json.dumps(alarm_topic_key_policy(account_id, findings=args.image_findings is not None))
+                ),
                 opts=child,
             ).arn
         topic = aws.sns.Topic(f"{name}-topic", name=f"{args.name_prefix}-alarms", kms_master_key_id=key_id, opts=child)
         for index, email in enumerate(args.emails):
             aws.sns.TopicSubscription(f"{name}-email-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=child)
         return topic
+
+    def _image_findings(self, name: str, args: MonitoringArgs, topic: aws.sns.Topic) -> aws.cloudwatch.EventRule:
+        """Inspector's finding events for the stack's repositories, at or above the severity, as one line each
+        on the topic: repository@digest, severity, CVE, package (EventBridge's input transformer)."""
+        findings = args.image_findings
+        assert findings is not None
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-image-findings",
+            name=f"{args.name_prefix}-image-findings",
+            description=f"Amazon Inspector findings at or above {findings.min_severity} on {args.name_prefix}'s images",
+            event_pattern=pulumi.Output.all(*findings.repository_arns).apply(lambda arns: json.dumps(findings_pattern(findings, arns))),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-image-findings-target",
+            rule=rule.name,
+            arn=topic.arn,
+            input_transformer={"input_paths": dict(FINDING_INPUT_PATHS), "input_template": FINDING_TEMPLATE},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return rule
+
+    def _topic_policy(self, name: str, args: MonitoringArgs, account, topic: aws.sns.Topic) -> aws.sns.TopicPolicy:
+        """Who may publish: CloudWatch for the stack's own alarms, EventBridge for the findings rule only,
+        each scoped by `aws:SourceArn` (it replaces the topic's default policy)."""
+        rule_arn = self.findings_rule.arn if self.findings_rule is not None else None
+        return aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.all(topic.arn, account, rule_arn).apply(
+                lambda values: json.dumps(topic_policy(values[0], values[1], args.region, args.name_prefix, values[2]))
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _function_alarms(self, name: str, args: MonitoringArgs, monitored, topic) -> dict[str, aws.cloudwatch.MetricAlarm]:
         """One alarm per check of `_alarms_for`, each alarming and recovering to the topic."""
@@ -341,10 +400,74 @@ def _metric_widget(title, region, stat, metrics, annotations=None) -> dict[str, 
     return {"type": "metric", "properties": properties}
 
 
-def alarm_topic_key_policy(account_id: str) -> dict[str, Any]:
+FINDING_INPUT_PATHS = MappingProxyType({
+    "repository": "$.detail.resources[0].details.awsEcrContainerImage.repositoryName",
+    "digest": "$.detail.resources[0].details.awsEcrContainerImage.imageHash",
+    "severity": "$.detail.severity",
+    "cve": "$.detail.packageVulnerabilityDetails.vulnerabilityId",
+    "package": "$.detail.packageVulnerabilityDetails.vulnerablePackages[0].name",
+    "version": "$.detail.packageVulnerabilityDetails.vulnerablePackages[0].version",
+    "title": "$.detail.title",
+})
+"""Where an `Inspector2 Finding` event carries what the page names (AWS's sample event, ECR user guide:
+image-scanning-enhanced, "Event for an image scan finding update")."""
+FINDING_TEMPLATE = (
+    '"Image vulnerability <severity> <cve> in <package> <version> (<title>) on <repository>@<digest>. '
+    'Runbook: image-finding. Fix: rebuild on a patched base or package, or allow-list it with a reason."'
+)
+"""One line per finding; a JSON string, so SNS's email shows it as it is."""
+
+
+def findings_pattern(findings: ImageFindings, repository_arns: Sequence[str]) -> dict[str, Any]:
+    """EventBridge's pattern for Inspector finding events on the repositories (their ARNs, resolved) at or
+    above the severity."""
+    detail: dict[str, Any] = {
+        "severity": list(FINDING_SEVERITIES[FINDING_SEVERITIES.index(findings.min_severity):]),
+        "status": ["ACTIVE"],
+    }
+    if findings.accepted_ids:
+        detail["packageVulnerabilityDetails"] = {"vulnerabilityId": [{"anything-but": sorted(findings.accepted_ids)}]}
+    return {
+        "source": ["aws.inspector2"],
+        "detail-type": ["Inspector2 Finding"],
+        # The event's `resources` lists the image's ARN; a prefix match on an array matches any element.
+        "resources": [{"prefix": f"{arn}/sha256:"} for arn in repository_arns],
+        "detail": detail,
+    }
+
+
+def topic_policy(topic_arn: str, account_id: str, region: str, name_prefix: str, findings_rule_arn: str | None) -> dict[str, Any]:
+    statements: list[dict[str, Any]] = [{
+        "Sid": "CloudWatchAlarmsPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{name_prefix}-*"},
+            "StringEquals": {"aws:SourceAccount": account_id},
+        },
+    }]
+    if findings_rule_arn is not None:
+        statements.append({
+            "Sid": "InspectorFindingsRulePublishes",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": findings_rule_arn}},
+        })
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def alarm_topic_key_policy(account_id: str, *, findings: bool = False) -> dict[str, Any]:
     """The alarm topic key's policy: the account administers the key (actions named, no wildcard);
     CloudWatch may encrypt alarm notifications for the topic and SNS may decrypt them for delivery. The
-    bootstrap (tools/identities/bootstrap.py) gives its per-environment key the same policy."""
+    bootstrap (tools/identities/bootstrap.py) gives its per-environment key the same policy, findings
+    included. With findings, EventBridge may
+    too, without a source condition: its requests to KMS carry no aws:SourceArn or aws:SourceAccount (SNS
+    developer guide, compatibility of AWS event sources with encrypted topics), so a condition would drop
+    every finding silently. The topic policy is what confines publishing to the stack's rule."""
     root = f"arn:aws:iam::{account_id}:root"
     administer = [
         "kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias", "kms:DescribeKey", "kms:EnableKey", "kms:DisableKey",
@@ -365,11 +488,25 @@ def alarm_topic_key_policy(account_id: str) -> dict[str, Any]:
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
             },
+            *([{
+                "Sid": "EventBridgeFindingsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": "*",
+            }] if findings else []),
         ],
     }
 
 
 def _validate(args: MonitoringArgs) -> None:
+    findings = args.image_findings
+    if findings is not None and findings.min_severity not in FINDING_SEVERITIES:
+        raise MonitoringError(
+            "finding-severity", f"image_findings.min_severity must be one of {', '.join(FINDING_SEVERITIES)}, got {findings.min_severity!r}",
+        )
+    if findings is not None and not findings.repository_arns:
+        raise MonitoringError("no-repositories", "image_findings.repository_arns must name at least one repository")
     for limit in ALARM_RANGES:
         check_range(MonitoringError, limit, getattr(args.thresholds, limit.name), where=limit.name)
     names = [m.name for m in args.functions]

@@ -16,6 +16,17 @@ CACHE_TAG = "buildcache"
 """The one mutable tag: BuildKit's registry cache, rewritten by every build."""
 RELEASE_TAG_PREFIX = "release-"
 """Every pushed image carries a tag `release-<architecture>-<content hash>` that never moves."""
+PROTECTED_TAG_PREFIX = "protected-"
+"""`protected-<digest hex>`: an image some function version within rollback reach runs (tools/protect_images.py
+adds and removes these). The lifecycle's first rule matches them, so no later rule can expire them."""
+PROTECTED_DAYS = int(ECR_UNTAGGED_EXPIRE_DAYS.maximum)
+"""The first rule must select protected images to keep them, and every ECR rule expires something: these
+expire after ten years, the longest the project's day ranges allow."""
+PUSH_ACTIONS = ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:BatchDeleteImage")
+"""What writes a repository's content: every push (layers, manifests, the cache tag and every other tag)
+and every deletion or untagging. Only the stack's pushers may; the lifecycle policy is ECR's own and is
+not subject to the repository policy."""
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 _REPOSITORY_NAME = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
 
@@ -32,14 +43,33 @@ class EcrRepositoryArgs:
     lambda_source_arn: pulumi.Input[str] | None = None
     """ARN pattern of the functions allowed to pull (e.g. `arn:aws:lambda:<region>:<account>:function:<prefix>-*`).
     Lambda pulls with the service principal; a repository policy scoped by `aws:SourceArn` lets only these."""
+    pushers: tuple[pulumi.Input[str], ...] = ()
+    """IAM role ARNs that alone may push, retag, untag or delete (`PUSH_ACTIONS`): the stack's deploy role, and
+    whatever brings tested digests into the repository (the promotion issue). Every other principal is denied,
+    by `aws:PrincipalArn` (an assumed role's session is judged as its role). Empty: no such restriction."""
 
 
 def lifecycle_policy(untagged_expire_days: int, keep_release_images: int) -> dict:
-    """The repository's lifecycle rules. Neither rule can select the cache tag."""
+    """The repository's lifecycle rules. None can select the cache tag. The first keeps protected images:
+    ECR applies rules by priority and a rule never expires an image a higher-priority rule matched, so
+    no later rule expires a protected image, whatever `keep_release_images` says (a second tag alone would
+    not keep it: the release rule would still count and expire it)."""
     return {
         "rules": [
             {
                 "rulePriority": 1,
+                "description": "Keep images a function version within rollback reach runs (protected tags)",
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPatternList": [f"{PROTECTED_TAG_PREFIX}*"],
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": PROTECTED_DAYS,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
                 "description": f"Expire untagged images {untagged_expire_days} day(s) after push",
                 "selection": {
                     "tagStatus": "untagged",
@@ -50,7 +80,7 @@ def lifecycle_policy(untagged_expire_days: int, keep_release_images: int) -> dic
                 "action": {"type": "expire"},
             },
             {
-                "rulePriority": 2,
+                "rulePriority": 3,
                 "description": f"Keep only the newest {keep_release_images} release images",
                 "selection": {
                     "tagStatus": "tagged",
@@ -84,6 +114,9 @@ class EcrRepository(pulumi.ComponentResource):
     """The repository resource itself."""
     args: EcrRepositoryArgs
     """What the repository was built from (its physical name names the builds pushed to it)."""
+    policy: aws.ecr.RepositoryPolicy | None
+    """Who may pull (Lambda, for the stack's functions) and who may push; builds wait for it, so no push ever
+    precedes the restriction."""
 
     def __init__(self, name: str, args: EcrRepositoryArgs, opts: pulumi.ResourceOptions | None = None):
         _validate(args)
@@ -107,22 +140,7 @@ class EcrRepository(pulumi.ComponentResource):
             opts=child,
         )
 
-        if args.lambda_source_arn is not None:
-            aws.ecr.RepositoryPolicy(
-                f"{name}-lambda-pull",
-                repository=repository.name,
-                policy=pulumi.Output.json_dumps({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Sid": "LambdaPullForOurFunctions",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                        "Condition": {"StringLike": {"aws:sourceArn": args.lambda_source_arn}},
-                    }],
-                }),
-                opts=child,
-            )
+        self.policy = self._policy(name, args, repository)
 
         self.args = args
         self.repository = repository
@@ -131,6 +149,44 @@ class EcrRepository(pulumi.ComponentResource):
         self.arn = repository.arn
         self.registry_id = repository.registry_id
         self.register_outputs({"name": self.name, "url": self.url, "arn": self.arn, "registry_id": self.registry_id})
+
+
+    def _policy(self, name: str, args: EcrRepositoryArgs, repository: aws.ecr.Repository) -> aws.ecr.RepositoryPolicy | None:
+        """One policy for both statements (a repository has one policy). Renamed from `-lambda-pull` when it
+        gained the push restriction: the alias keeps it the same resource."""
+        document = repository_policy(args.lambda_source_arn, args.pushers)
+        if document is None:
+            return None
+        return aws.ecr.RepositoryPolicy(
+            f"{name}-policy",
+            repository=repository.name,
+            policy=pulumi.Output.json_dumps(document),
+            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-lambda-pull")]),
+        )
+
+
+def repository_policy(lambda_source_arn: pulumi.Input[str] | None, pushers: tuple[pulumi.Input[str], ...]) -> dict | None:
+    """Lambda pulls for the stack's functions only (service principal, `aws:SourceArn`); nobody but the
+    pushers writes. The deny names the pushers by `aws:PrincipalArn` rather than `NotPrincipal`: with
+    NotPrincipal an assumed-role session must be listed by its session ARN too (IAM's NotPrincipal page)."""
+    statements: list[dict] = []
+    if lambda_source_arn is not None:
+        statements.append({
+            "Sid": "LambdaPullForOurFunctions",
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Condition": {"StringLike": {"aws:sourceArn": lambda_source_arn}},
+        })
+    if pushers:
+        statements.append({
+            "Sid": "OnlyThePushersWrite",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": list(PUSH_ACTIONS),
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": list(pushers)}},
+        })
+    return {"Version": "2012-10-17", "Statement": statements} if statements else None
 
 
 class RegistryError(ComponentError):
@@ -146,3 +202,6 @@ def _validate(args: EcrRepositoryArgs) -> None:
         )
     for limit in (ECR_UNTAGGED_EXPIRE_DAYS, ECR_KEEP_RELEASE_IMAGES):
         check_range(RegistryError, limit, getattr(args, limit.name), where=limit.name)
+    for pusher in args.pushers:
+        if isinstance(pusher, str) and not _ROLE_ARN.match(pusher):
+            raise RegistryError("pusher", f"pushers must be IAM role ARNs (arn:aws:iam::<account>:role/<path/><name>), got {pusher!r}")

@@ -47,6 +47,8 @@ SECRET_VALUES = (
     ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b")),
     ("a password in a URL", re.compile(r"://[^/\s:@]+:[^/\s@]+@")),
 )
+_PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9.-]*(?::\d+)?/[a-z0-9._/-]+(?::[A-Za-z0-9_.-]{1,128})?@sha256:[0-9a-f]{64}$")
+"""An image reference pinned by digest (`repository[:tag]@sha256:<64 hex>`)."""
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:([A-Za-z0-9_-]+)(?::([A-Za-z0-9$_-]+))?$")
 
 
@@ -87,6 +89,19 @@ def _ecr_lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
     for repository in _of_type(args.resources, REPOSITORY):
         if repository.props.get("name") not in covered:
             report(f"ECR repository {repository.props.get('name')} has no lifecycle policy; it would grow forever.", repository.urn)
+
+
+def _image_base_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != IMAGE_BUILD:
+        return
+    build_args = args.props.get("buildArgs") or {}
+    if "BASE_IMAGE" not in build_args:
+        report("Image builds must pass the base image as the BASE_IMAGE build argument, pinned by digest "
+               "(images/base-image.txt); without it a Dockerfile falls back to what it names itself.", None)
+    for name, value in sorted(build_args.items()):
+        if name.endswith("_IMAGE") and isinstance(value, str) and not _PINNED_IMAGE.match(value):
+            report(f"Build argument {name}={value!r} is not pinned by digest (repository:tag@sha256:<digest>); "
+                   "a moving tag builds on whatever it means that day.", None)
 
 
 # --- Lambda ----------------------------------------------------------------------------------
@@ -305,6 +320,8 @@ POLICIES = [
     _resource("ecr-immutable-tags", "ECR image tags are immutable.", _ecr_immutable_tags),
     _resource("ecr-kms-encryption", "ECR repositories are encrypted with KMS.", _ecr_encrypted),
     _stack("ecr-lifecycle-policy", "Every ECR repository has a lifecycle policy.", _ecr_lifecycle),
+    _resource("image-base-pinned", "Image builds take their base image as a BASE_IMAGE build argument pinned by digest.",
+              _image_base_pinned),
     _resource("lambda-image-by-digest", "Container functions reference their image by digest.", _lambda_image_digest),
     _stack("lambda-architecture-matches-image", "A function's architecture matches its image's single platform.",
            _lambda_architecture_matches_image),

@@ -7,7 +7,9 @@ the tools: no component and no workload imports it (the import-linter contract i
     stack.py          loading a stack (`load_settings`, `settings_from_config`, `stack_config`)
     functions.py      the images, function_defaults and functions sections
     plan.py           staggering and collision refusal: each effective schedule, once
-    tool_settings.py  what only the operator tools read (scan gate, cost)
+    tool_settings.py  what only the operator tools read (scan gate, rollback reach, cost)
+    identities.py     the deploy role's name and ARN (the bootstrap's naming, one place)
+    ownership.py      one owner of the registry-level ECR configuration per account and region
 """
 
 from stack_config.model import PROJECT, EcrSettings, FunctionSettings, ImageSettings, Settings, WorkloadSettings

@@ -8,6 +8,8 @@ live under `BOOTSTRAP_PATH`, which no stack identity may write; the roles a stac
 
 from __future__ import annotations
 
+import re
+
 BOOTSTRAP_PATH = "/commodity-forecasts-bootstrap/"
 """IAM path of what the one-time bootstrap creates (administrator-owned, outside every stack)."""
 
@@ -57,3 +59,7 @@ def alarm_key_alias(project: str, environment: str) -> str:
     """The bootstrap's KMS key encrypting the environment's alarm topic (its policy lets CloudWatch use
     it); a stack references it and never writes a key policy."""
     return f"alias/{project}-{environment}-alarms"
+
+
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+ROLE_ARN_TEXT = "an IAM role ARN (arn:aws:iam::<account>:role/<path/><name>)"

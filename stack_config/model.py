@@ -14,7 +14,7 @@ from components.limits import ECR_KEEP_RELEASE_IMAGES, ECR_UNTAGGED_EXPIRE_DAYS,
 from components.monitoring import AlarmThresholds
 from components.schedule import ScheduleArgs
 from stack_config import identities
-from stack_config.tool_settings import EXPECTED_DURATION_SECONDS, CostSettings, DeliverySettings, ScanGateSettings
+from stack_config.tool_settings import EXPECTED_DURATION_SECONDS, CostSettings, DeliverySettings, RollbackSettings, ScanGateSettings
 
 PROJECT = "commodity-forecasts"
 
@@ -119,6 +119,14 @@ class Settings:
     workload: WorkloadSettings = WorkloadSettings()
     cost: CostSettings = CostSettings()
     delivery: DeliverySettings = DeliverySettings()
+    rollback: RollbackSettings = RollbackSettings()
+    deploy_role_arn: str | None = None
+    """The only principal allowed to push to (and delete from) the stack's repositories; unset: the bootstrap's
+    deploy role of this environment (stack_config/identities.py)."""
+    registry_owner: bool = False
+    """This stack owns its account and region's registry-level ECR configuration: enhanced continuous
+    scanning of every `commodity-forecasts/*` repository (and, with the promotion issue, replication).
+    Exactly one stack per account and region sets it (a test checks every stack file)."""
 
     @property
     def name_prefix(self) -> str:
@@ -161,6 +169,16 @@ class Settings:
             forecast_horizon_days=self.workload.forecast_horizon_days,
             legacy_file_names=self.workload.legacy_file_names,
         )
+
+    def deploy_role(self, account_id: str) -> str:
+        """The one principal that may push to the stack's repositories: `deploy_role_arn`, else the bootstrap's
+        deploy role of this environment (stack_config/identities.py)."""
+        return self.deploy_role_arn or identities.deploy_role_arn(self.region, account_id, self.project, self.environment)
+
+    @property
+    def repository_prefix(self) -> str:
+        """Every repository of the project is `commodity-forecasts/<environment>/<image>`."""
+        return f"{self.project}/{self.environment}/"
 
     def function_name(self, function: FunctionSettings) -> str:
         return function.args.function_name

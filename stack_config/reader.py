@@ -160,6 +160,15 @@ class Reader:
             raise SettingsError(f"{self.key(name)} must be at most {max_length} characters, got {len(value)}")
         return value
 
+    def optional_string(
+        self, name: str, *, pattern: re.Pattern[str], pattern_text: str, doc: Doc | None = None,
+    ) -> str | None:
+        """A string that may be left unset (None), checked against `pattern` when set."""
+        if self._data.get(name) is None:
+            self._take(name, None, "string", pattern_text, doc)
+            return None
+        return self.string(name, pattern=pattern, pattern_text=pattern_text, doc=doc)
+
     def integer(
         self,
         name: str,

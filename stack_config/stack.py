@@ -34,6 +34,7 @@ from components.limits import (
 from components.monitoring import AlarmThresholds
 from stack_config import plan, tool_settings
 from stack_config.functions import NAME, NAME_TEXT, StackDefaults, functions, images
+from stack_config.identities import ROLE_ARN, ROLE_ARN_TEXT
 from stack_config.model import PROJECT, EcrSettings, Settings, WorkloadSettings
 from stack_config.reader import Doc, Reader, SettingsError, decode, doc_of, show
 
@@ -103,6 +104,8 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
     scan_gate = tool_settings.scan_gate(top)
     cost = tool_settings.cost(top)
     delivery = tool_settings.delivery(top)
+    rollback = tool_settings.rollback(top)
+    deploy_role_arn, registry_owner = _registry(top)
     found_images = images(top)
     found_functions = functions(top, found_images, StackDefaults(architecture, f"{project}-{environment}", log_retention_days, protect))
     top.finish()
@@ -129,6 +132,9 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         workload=workload,
         cost=cost,
         delivery=delivery,
+        rollback=rollback,
+        deploy_role_arn=deploy_role_arn,
+        registry_owner=registry_owner,
     )
 
 
@@ -188,6 +194,15 @@ def _ecr(top: Reader) -> EcrSettings:
         untagged_expire_days=top.ranged(ECR_UNTAGGED_EXPIRE_DAYS, key="ecr_untagged_expire_days"),
         keep_release_images=top.ranged(ECR_KEEP_RELEASE_IMAGES, key="ecr_keep_release_images"),
     )
+
+
+def _registry(top: Reader) -> tuple[str | None, bool]:
+    """Who may push to the stack's repositories, and whether it owns the account's registry configuration."""
+    deploy_role_arn = top.optional_string("deploy_role_arn", pattern=ROLE_ARN, pattern_text=ROLE_ARN_TEXT, doc=doc_of(
+        Settings, "deploy_role_arn", default="the bootstrap's deploy role (`…:role/commodity-forecasts-bootstrap/commodity-forecasts-<environment>-deploy`)",
+    ))
+    registry_owner = top.boolean("registry_owner", Settings.registry_owner, doc=doc_of(Settings, "registry_owner"))
+    return deploy_role_arn, registry_owner
 
 
 def _alarms(top: Reader) -> AlarmThresholds:

@@ -1,5 +1,8 @@
-"""Settings only the operator tools read: the image vulnerability gate's (tools/scan_gate.py) and the
-cost estimate's (tools/cost/). Nothing deployed depends on them; the program never looks at them."""
+"""Settings only the operator tools read: the image vulnerability gate's (tools/scan_gate.py), rollback
+reach (tools/reach.py, used by tools/rollback.py and tools/protect_images.py) and the cost estimate's
+(tools/cost/). The program reads one of them: the gate's severity threshold and allow list also choose
+which Inspector findings page (components/monitoring.py), so that what would block a deploy pages when
+it appears on a running image."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import Mapping
 
 from common.contract import Knob as Range
 from components.limits import MAX_IMAGE_MB, TIMEOUT_SECONDS
+from components.monitoring import FINDING_SEVERITIES
 from stack_config.reader import Doc, Reader, SettingsError, decode, doc_of
 
 # What the cost estimate assumes where the program cannot know it.
@@ -21,9 +25,21 @@ EXPECTED_DURATION_SECONDS = Range(
 COST_LOG_KB_PER_RUN = Range("cost_log_kb_per_run", 20, 0, 1_000_000, "Log data one run writes, KB (only `make cost` reads the `cost_*` keys).")
 COST_DATA_GB = Range("cost_data_gb", 1, 0, 1_000_000, "Data kept in the stack's bucket, GB.")
 COST_CHANGED_MB_PER_RELEASE = Range("cost_changed_mb_per_release", 10, 0, 100_000, "New layer data each older kept release adds in ECR, MB.")
+COST_PUSHES_PER_MONTH = Range(
+    "cost_pushes_per_month", 4, 0, 1000,
+    "New builds of each image pushed a month (base-image bumps, code changes): Inspector scans each once.")
+COST_RESCANS_PER_IMAGE_MONTH = Range(
+    "cost_rescans_per_image_month", 4, 0, 1000,
+    "Inspector rescans of each kept image a month under continuous scanning (one per new CVE that affects it).")
 
-SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
-"""ECR finding severities, least to most severe."""
+ROLLBACK_VERSIONS = Range(
+    "rollback_versions", 3, 2, 100,
+    "Newest published versions of each function within rollback reach (with the version `live` is on and a pinned "
+    "`live_version`): `tools/rollback` goes back only within it, and their images are never expired.",
+)
+
+SEVERITIES = FINDING_SEVERITIES
+"""ECR finding severities, least to most severe (one list: the findings rule pages on the same ones)."""
 
 
 @dataclass(frozen=True)
@@ -46,12 +62,22 @@ class ScanGateSettings:
 
 
 @dataclass(frozen=True)
+class RollbackSettings:
+    """Rollback reach (tools/reach.py): which versions a rollback may pick, so whose images are kept."""
+
+    versions: int = int(ROLLBACK_VERSIONS.default)
+    """The newest published versions of each function within reach."""
+
+
+@dataclass(frozen=True)
 class CostSettings:
     """Usage the cost estimate (`tools.cost`) assumes where the program cannot know it."""
 
     log_kb_per_run: int = int(COST_LOG_KB_PER_RUN.default)
     data_gb: int = int(COST_DATA_GB.default)
     changed_mb_per_release: int = int(COST_CHANGED_MB_PER_RELEASE.default)
+    pushes_per_month: int = int(COST_PUSHES_PER_MONTH.default)
+    rescans_per_image_month: int = int(COST_RESCANS_PER_IMAGE_MONTH.default)
     image_mb: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Image → MB stored in ECR per build; an image not listed is measured by `make images`, else estimated
     at its Dockerfile's size budget."""
@@ -119,8 +145,14 @@ def cost(top: Reader) -> CostSettings:
         log_kb_per_run=top.ranged(COST_LOG_KB_PER_RUN),
         data_gb=top.ranged(COST_DATA_GB),
         changed_mb_per_release=top.ranged(COST_CHANGED_MB_PER_RELEASE),
+        pushes_per_month=top.ranged(COST_PUSHES_PER_MONTH),
+        rescans_per_image_month=top.ranged(COST_RESCANS_PER_IMAGE_MONTH),
         image_mb=MappingProxyType(image_mb),
     )
+
+
+def rollback(top: Reader) -> RollbackSettings:
+    return RollbackSettings(versions=top.ranged(ROLLBACK_VERSIONS))
 
 
 def expected_duration(reader: Reader, timeout_seconds: int) -> int:

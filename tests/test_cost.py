@@ -37,6 +37,9 @@ def config(mode: str) -> dict:
         f"{P}:cost_log_kb_per_run": 100,
         f"{P}:cost_data_gb": 2,
         f"{P}:cost_image_mb": {"predictor": 200},
+        # Inspector's lines have their own hand computation (test_inspector_prices_each_scan_of_each_build).
+        f"{P}:cost_pushes_per_month": 0,
+        f"{P}:cost_rescans_per_image_month": 0,
         f"{P}:images": {"predictor": {}},
         f"{P}:functions": [{
             "name": "corn", "image": "predictor", "memory_mb": 2048, "timeout_seconds": 60, "expected_duration_seconds": 10,
@@ -154,7 +157,7 @@ def test_the_price_table_is_dated_sourced_and_complete(tmp_path):
     table = cost.PriceTable.load()
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", table.as_of)
     assert len(table.regions) >= 4 and "us-east-1" in table.regions
-    for service in ("lambda", "ecr", "cloudwatch", "kms", "scheduler", "sqs", "dynamodb", "s3", "xray"):
+    for service in ("lambda", "ecr", "cloudwatch", "kms", "scheduler", "sqs", "dynamodb", "s3", "xray", "inspector"):
         assert table.sources[service]["source"].startswith("https://aws.amazon.com/"), service
     for region, unconfirmed in table.unverified.items():
         assert unconfirmed <= set(table.regions[region]), f"{region}: unverified names an unknown price"
@@ -172,7 +175,8 @@ def test_unconfirmed_prices_are_named_in_the_estimate():
     assert "lambda_provisioned_gb_second_arm64" in estimate.unverified, "us-west-2's concurrency price is not confirmed"
     assert "lambda_gb_second_arm64" not in estimate.unverified
     assert "not confirmed" in cost.render(estimate)
-    assert not estimate_for(config("fixed")).unverified, "every us-east-1 price is confirmed in a stored page"
+    assert estimate_for(config("fixed")).unverified == {"inspector_ecr_initial_scan", "inspector_ecr_rescan"}, (
+        "every us-east-1 price is confirmed in a stored page, but Inspector's")
 
 
 def test_the_cli_prints_each_stack_with_a_total_line_and_json():
@@ -220,3 +224,11 @@ def test_image_storage_uses_the_setting_then_make_images_measurement_then_the_si
     assert ecr["predictor arm64"].quantity == pytest.approx((91.5 + 2 * 10) / 1024)
     assert "340 MB, the Dockerfile's size budget" in ecr["trainer arm64"].item, "no measurement for the trainer: its budget"
     assert cost.measured_sizes(tmp_path / "absent.json") == {}
+
+
+def test_inspector_prices_each_scan_of_each_build():
+    """By hand: one build (predictor, arm64) pushed 5 times a month, 2 kept images rescanned 3 times each."""
+    values = {**config("fixed"), f"{P}:cost_pushes_per_month": 5, f"{P}:cost_rescans_per_image_month": 3}
+    lines = {item.price_key: item for item in estimate_for(values).items if item.service == "Inspector"}
+    assert (lines["inspector_ecr_initial_scan"].quantity, lines["inspector_ecr_rescan"].quantity) == (5, 6)
+    assert round(sum(item.usd for item in lines.values()), 2) == round(5 * 0.09 + 6 * 0.01, 2) == 0.51

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -148,8 +149,8 @@ def test_image_targets_are_exactly_the_repositories_and_builds(dev_graph):
     urns = image_urns(preview)
     names = sorted(logical_name(urn.rsplit("::", 1)[1]) for urn in urns)
     assert names == sorted([
-        "predictor", "predictor-repo", "predictor-lifecycle", "predictor-lambda-pull",
-        "trainer", "trainer-repo", "trainer-lifecycle", "trainer-lambda-pull",
+        "predictor", "predictor-repo", "predictor-lifecycle", "predictor-policy",
+        "trainer", "trainer-repo", "trainer-lifecycle", "trainer-policy", "registry", "registry-scanning",
         "predictor-arm64", "predictor-arm64-build", "trainer-arm64", "trainer-arm64-build",
     ])
     assert not [u for u in urns if "lambda/function" in u], "no function may move before the gate"
@@ -213,3 +214,40 @@ def test_no_stored_token_or_role_variable_and_each_job_uses_its_own_identity():
 def test_code_owners_review_what_guards_the_delivery():
     owners = {line.split()[0] for line in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines() if line.strip() and not line.startswith("#")}
     assert {"/policy/", "/tools/", "/.github/"} <= owners
+
+
+def renovate_regex(pattern: str) -> re.Pattern[str]:
+    """A Renovate (JavaScript) regex in Python's syntax: named groups are `(?<name>…)` there."""
+    return re.compile(pattern.replace("(?<", "(?P<"))
+
+
+def test_renovate_config_matches_renovates_schema_offline(tmp_path):
+    """check-jsonschema's vendored copy of Renovate's schema: no network in `make test`."""
+    check = [tool("check-jsonschema"), "--builtin-schema", "vendor.renovate"]
+    result = subprocess.run([*check, str(ROOT / "renovate.json")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "renovate.json"
+    broken.write_text(json.dumps({**json.loads((ROOT / "renovate.json").read_text()), "enabledManagers": ["regexp"]}))
+    assert subprocess.run([*check, str(broken)], capture_output=True, text=True).returncode != 0, "the schema check must be able to fail"
+
+
+def test_renovate_finds_and_can_bump_every_pinned_base_image():
+    """Renovate's regex manager sees each base-image.txt (its path pattern) and captures the pinned tag and
+    digest there (its match string), so a moved digest becomes a pull request editing that line."""
+    config = json.loads((ROOT / "renovate.json").read_text())
+    [manager] = config["customManagers"]
+    assert config["enabledManagers"] == ["custom.regex"] and manager["datasourceTemplate"] == "docker"
+    paths = [renovate_regex(p.strip("/")) for p in manager["managerFilePatterns"]]
+    [match_string] = [renovate_regex(m) for m in manager["matchStrings"]]
+    pinned = sorted(p for p in ROOT.rglob("base-image.txt") if ".venv" not in p.parts and ".cache" not in p.parts)
+    assert {p.relative_to(ROOT).as_posix() for p in pinned} == {"images/base-image.txt", "examples/echo/images/base-image.txt"}
+    for path in pinned:
+        relative = path.relative_to(ROOT).as_posix()
+        assert any(pattern.search(relative) for pattern in paths), f"Renovate would not look at {relative}"
+        [reference] = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+        found = match_string.fullmatch(reference)
+        assert found, f"{relative}: Renovate's match string does not capture {reference!r}"
+        assert (found["depName"], found["currentValue"]) == ("public.ecr.aws/lambda/python", "3.12")
+        assert reference.endswith(found["currentDigest"])
+    minor = next(rule for rule in config["packageRules"] if rule.get("enabled") is False)
+    assert set(minor["matchUpdateTypes"]) == {"major", "minor", "patch"}, "only digests move: Python stays 3.12"

@@ -17,8 +17,8 @@ from tests.conftest import ROOT, logical_name
 
 FAKE = ROOT / "tests" / "fake_pulumi"
 IMAGE_RESOURCES = sorted([
-    "predictor", "predictor-repo", "predictor-lifecycle", "predictor-lambda-pull",
-    "trainer", "trainer-repo", "trainer-lifecycle", "trainer-lambda-pull",
+    "predictor", "predictor-repo", "predictor-lifecycle", "predictor-policy",
+    "trainer", "trainer-repo", "trainer-lifecycle", "trainer-policy", "registry", "registry-scanning",
     "predictor-arm64", "predictor-arm64-build", "trainer-arm64", "trainer-arm64-build",
 ])
 STACK_URN = "urn:pulumi:dev::commodity-forecasts::pulumi:pulumi:Stack::commodity-forecasts-dev"
@@ -32,7 +32,8 @@ def emulator():
 
 @pytest.fixture
 def registry(emulator):
-    """The dev stack's two repositories in the emulator's ECR with one pushed, scanned image each."""
+    """The dev stack's two repositories in the emulator's ECR with one pushed, scanned image each, and its
+    functions deployed on them (version 1, `live` on it), as the full update leaves them."""
     emulator.reset()
     ecr = emulator.client("ecr")
     uris = {}
@@ -42,11 +43,17 @@ def registry(emulator):
         manifest = json.dumps({
             "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2, "digest": "sha256:" + "ab" * 32},
-            "layers": [], "annotations": {"image": image},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": 1, "digest": f"sha256:{image[0] * 64}"}],
         })
         digest = ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=f"release-arm64-{image}")["image"]["imageId"]["imageDigest"]
         ecr.start_image_scan(repositoryName=repository, imageId={"imageDigest": digest})
         uris[f"{image}-arm64"] = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{repository}@{digest}"
+    role = emulator.client("iam").create_role(RoleName="function", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = emulator.client("lambda")
+    for name, image in (("corn", "predictor"), ("wheat", "predictor"), ("soybeans", "predictor"), ("trainer", "trainer")):
+        lam.create_function(FunctionName=f"commodity-forecasts-dev-{name}", Role=role, PackageType="Image", Publish=True,
+                            Code={"ImageUri": uris[f"{image}-arm64"]})
+        lam.create_alias(FunctionName=f"commodity-forecasts-dev-{name}", Name="live", FunctionVersion="1")
     return uris
 
 
@@ -88,6 +95,8 @@ def assert_full_rollout(done, calls) -> None:
     assert targets(calls[1]) == IMAGE_RESOURCES, "step 1 moves the repositories and image builds only"
     assert "--target" not in calls[3] and calls[3][calls[3].index("--policy-pack") + 1] == "policy"
     assert "scan gate: pass" in done.stdout
+    assert "protected images: 2 in 2 repository(ies)" in done.stdout, "step 4 tags what the functions run"
+    assert "commodity-forecasts-dev-trainer live (version 1): Active" in done.stdout, "step 5 checks every function"
 
 
 @pytest.mark.parametrize("case, op_for", [
@@ -127,6 +136,7 @@ def test_blocking_findings_stop_the_rollout_before_any_function_moves(dev_graph,
     assert done.returncode == 1
     assert "scan gate: FAIL" in done.stdout and "CVE-2026-0001" in done.stdout
     assert [call[:1] for call in calls] == [["preview"], ["up"], ["stack"]], "the full update never runs"
+    assert "protect" not in done.stdout
 
 
 def test_without_show_sames_an_unchanged_stack_would_look_imageless(dev_graph, tmp_path):

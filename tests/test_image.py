@@ -6,9 +6,20 @@ import shutil
 import pulumi
 import pytest
 
-from components.image import LambdaImage, LambdaImageArgs, content_tag
+from components.image import (
+    BASE_IMAGE_FILE,
+    ImageError,
+    LambdaImage,
+    LambdaImageArgs,
+    content_tag,
+    context_files,
+    dockerignore_rules,
+    ignored,
+    provider_version,
+    read_base_image,
+)
 from components.registry import CACHE_TAG, EcrRepository, EcrRepositoryArgs
-from tests.conftest import run_program
+from tests.conftest import ROOT, run_program
 
 IMAGE = "docker-build:index:Image"
 URL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/commodity-forecasts/dev/predictor"
@@ -167,3 +178,124 @@ def test_refuses_a_push_id_ecr_cannot_tag(push_id):
     repo = None
     with pytest.raises(ValueError, match=r"push_id must be 1-40 letters"):
         LambdaImage("x", LambdaImageArgs(image="predictor", architecture="arm64", repository=repo, context_dir="images", push_id=push_id))
+
+
+# --- the pinned base ------------------------------------------------------------------------
+
+DOCKERFILES = sorted(p for p in ROOT.rglob("Dockerfile") if ".venv" not in p.parts and ".cache" not in p.parts)
+PINNED = re.compile(r"^[a-z0-9][a-z0-9.-]*/[a-z0-9._/-]+(?::[A-Za-z0-9_.-]+)?@sha256:[0-9a-f]{64}$")
+
+
+def test_every_build_gets_the_pinned_base_as_its_base_image_argument():
+    captured = {}
+    [build] = build_image(captured=captured).of_type(IMAGE)
+    pinned = read_base_image("images")
+    assert build.inputs["buildArgs"]["BASE_IMAGE"] == pinned, f"{build.urn}: the base must be the one pinned in images/{BASE_IMAGE_FILE}"
+    assert PINNED.match(pinned), f"images/{BASE_IMAGE_FILE} must pin {pinned!r} by digest"
+    assert pinned.startswith("public.ecr.aws/lambda/python:3.12@sha256:"), "the Lambda base image, Python 3.12 (what uv.lock resolves for)"
+
+
+def test_every_dockerfile_takes_its_base_from_an_argument_without_a_moving_default():
+    """A build that is not given the pinned base must fail, not take whatever a tag means that day."""
+    assert {p.relative_to(ROOT).as_posix() for p in DOCKERFILES} >= {
+        "images/predictor/Dockerfile", "images/trainer/Dockerfile", "examples/echo/images/echo/Dockerfile"}
+    for dockerfile in DOCKERFILES:
+        text = dockerfile.read_text()
+        where = dockerfile.relative_to(ROOT)
+        for default in re.findall(r"^ARG \w*IMAGE=(\S+)$", text, re.MULTILINE):
+            assert default.startswith("${") or PINNED.match(default), f"{where}: image argument default {default!r} is not pinned by digest"
+        for source in re.findall(r"^FROM (?:--platform=\S+ )?(\S+)", text, re.MULTILINE):
+            assert source.startswith("${") or PINNED.match(source), f"{where}: FROM {source} is neither a build argument nor pinned by digest"
+
+
+def test_the_base_image_file_is_part_of_the_content_tag(tmp_path):
+    context = tmp_path / "images"
+    shutil.copytree("images", context, ignore=shutil.ignore_patterns("__pycache__"))
+    first = build_image(context_dir=str(context)).of_type(IMAGE)[0]
+    pinned = context / BASE_IMAGE_FILE
+    pinned.write_text(pinned.read_text().replace("@sha256:" + "0" * 64, "@sha256:" + "1" * 64))
+    bumped = build_image(context_dir=str(context)).of_type(IMAGE)[0]
+    assert bumped.urn != first.urn, "a new base digest must be a new build (the content tag covers it)"
+    assert bumped.inputs["buildArgs"]["BASE_IMAGE"].endswith("1" * 64)
+
+
+@pytest.mark.parametrize("body, message", [
+    (None, "base-image.txt is missing"),
+    ("public.ecr.aws/lambda/python:3.12\n", "must hold exactly one image reference pinned by digest"),
+    ("# only a comment\n", "must hold exactly one image reference pinned by digest"),
+    ("a/b@sha256:" + "0" * 64 + "\nc/d@sha256:" + "1" * 64 + "\n", "must hold exactly one image reference pinned by digest"),
+], ids=["missing", "a moving tag", "empty", "two references"])
+def test_refuses_a_base_image_file_that_does_not_pin_one_digest(tmp_path, body, message):
+    context = tmp_path / "images"
+    shutil.copytree("images", context, ignore=shutil.ignore_patterns("__pycache__"))
+    (context / BASE_IMAGE_FILE).unlink()
+    if body is not None:
+        (context / BASE_IMAGE_FILE).write_text(body)
+    with pytest.raises(ImageError, match=message) as raised:
+        LambdaImage("x", LambdaImageArgs(image="predictor", architecture="arm64", repository=None, context_dir=str(context)))
+    assert str(context / BASE_IMAGE_FILE) in str(raised.value), "the refusal names the file"
+
+
+def test_refuses_a_base_image_build_argument():
+    with pytest.raises(ImageError, match=r"build_args may not set BASE_IMAGE: the base is pinned once, in images/base-image.txt"):
+        LambdaImage("x", LambdaImageArgs(image="predictor", architecture="arm64", repository=None, context_dir="images",
+                                         build_args={"BASE_IMAGE": "public.ecr.aws/lambda/python:3.12"}))
+
+
+# --- what the content tag hashes --------------------------------------------------------------
+
+def test_what_dockerignore_leaves_out_never_changes_the_content_tag(tmp_path):
+    """One list of what is not sent: images/.dockerignore, which content_tag reads. Every folder a developer's
+    tools leave behind is in it, and changing a file there changes neither the context nor the tag."""
+    context = tmp_path / "images"
+    shutil.copytree("images", context, ignore=shutil.ignore_patterns("__pycache__", ".mypy_cache", ".pytest_cache"))
+    first = content_tag(context, "predictor", "arm64", {})
+    sent = set(context_files(context))
+    for folder in ("__pycache__", ".mypy_cache", ".pytest_cache", "tests"):
+        (context / "predictor" / folder).mkdir(exist_ok=True)
+        (context / "predictor" / folder / "noise.py").write_text("changed")
+    (context / "common" / "x.cpython-311.pyc").write_bytes(b"noise")
+    assert set(context_files(context)) == sent, "nothing .dockerignore excludes is part of the context"
+    assert content_tag(context, "predictor", "arm64", {}) == first
+
+
+def test_the_content_tag_follows_dockerignore_not_a_list_of_its_own(tmp_path):
+    context = tmp_path / "images"
+    shutil.copytree("images", context, ignore=shutil.ignore_patterns("__pycache__"))
+    (context / "predictor" / "notes.md").write_text("a developer's notes")
+    with_notes = content_tag(context, "predictor", "arm64", {})
+    (context / ".dockerignore").write_text((context / ".dockerignore").read_text() + "**/*.md\n")
+    assert context / "predictor" / "notes.md" not in context_files(context)
+    (context / "predictor" / "notes.md").write_text("other notes")
+    ignoring_notes = content_tag(context, "predictor", "arm64", {})
+    (context / "predictor" / "notes.md").write_text("yet other notes")
+    assert content_tag(context, "predictor", "arm64", {}) == ignoring_notes != with_notes
+    (context / ".dockerignore").write_text((context / ".dockerignore").read_text() + "!predictor/notes.md\n")
+    assert context / "predictor" / "notes.md" in context_files(context), "a later `!` pattern re-includes, as Docker's does"
+
+
+@pytest.mark.parametrize("pattern, path, excluded", [
+    ("**/tests", "tests/test_x.py", True),
+    ("**/tests", "predictor/tests/deep/test_x.py", True),
+    ("**/*.pyc", "a/b/c.pyc", True),
+    ("**/*.pyc", "a/b/c.py", False),
+    ("*.md", "README.md", True),
+    ("*.md", "predictor/README.md", False),
+    ("predictor/*", "predictor/handler.py", True),
+    ("predictor/*", "trainer/handler.py", False),
+    ("/common", "common/storage.py", True),
+    ("?ommon", "common/storage.py", True),
+])
+def test_dockerignore_patterns_match_as_dockers_do(tmp_path, pattern, path, excluded):
+    """moby/patternmatcher: `**` spans folders, `*` and `?` stay within one, a folder's match covers what is in it."""
+    (tmp_path / ".dockerignore").write_text(f"# comment\n{pattern}\n")
+    assert ignored(path, dockerignore_rules(tmp_path / ".dockerignore")) is excluded
+
+
+def test_the_provider_version_is_part_of_the_content_tag(monkeypatch):
+    from importlib.metadata import version
+
+    assert provider_version() == version("pulumi-docker-build")
+    first = content_tag("images", "predictor", "arm64", {})
+    monkeypatch.setattr("components.image.provider_version", lambda: "0.0.1")
+    assert content_tag("images", "predictor", "arm64", {}) != first, "another provider version may build other bytes"

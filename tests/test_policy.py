@@ -49,7 +49,13 @@ FUNCTION_OK = {"name": "cf-dev-corn", "packageType": "Image", "imageUri": URI, "
                "tracingConfig": {"mode": "Active"}, "description": "corn predictor",
                "environment": {"variables": {"DATA_BUCKET": "data", "PREDICTIONS_TABLE": "t"}}}
 
+BUILD_OK = {"platforms": ["linux/arm64"], "buildArgs": {"BASE_IMAGE": "public.ecr.aws/lambda/python:3.12@" + DIGEST}}
+
 RESOURCE_CASES = [
+    ("image-base-pinned", "docker-build:index:Image", BUILD_OK, {**BUILD_OK, "buildArgs": {"BASE_IMAGE": "public.ecr.aws/lambda/python:3.12"}}),
+    ("image-base-pinned", "docker-build:index:Image", BUILD_OK, {**BUILD_OK, "buildArgs": {}}),
+    ("image-base-pinned", "docker-build:index:Image", BUILD_OK,
+     {**BUILD_OK, "buildArgs": {**BUILD_OK["buildArgs"], "DEPS_IMAGE": "public.ecr.aws/lambda/python:latest"}}),
     ("ecr-scan-on-push", "aws:ecr/repository:Repository", REPO_OK, {**REPO_OK, "imageScanningConfiguration": {"scanOnPush": False}}),
     ("ecr-immutable-tags", "aws:ecr/repository:Repository", REPO_OK, {**REPO_OK, "imageTagMutability": "MUTABLE"}),
     ("ecr-kms-encryption", "aws:ecr/repository:Repository", REPO_OK, {**REPO_OK, "encryptionConfigurations": [{"encryptionType": "AES256"}]}),

@@ -34,6 +34,11 @@ def expect_lookup(stubber: Stubber, live: int, published=(1, 2, 3, 4)) -> None:
                          {"FunctionName": NAME})
 
 
+def expect_state(stubber: Stubber, version: int, state: str = "Active", **extra) -> None:
+    stubber.add_response("get_function_configuration", {"FunctionName": NAME, "Version": str(version), "State": state, **extra},
+                         {"FunctionName": NAME, "Qualifier": str(version)})
+
+
 def expect_dry_run(stubber: Stubber, version: int, *, error: str | None = None) -> None:
     response = {"StatusCode": 200, "Payload": body({"errorMessage": error} if error else {"dry_run": True, "skipped": []})}
     if error:
@@ -46,6 +51,7 @@ def test_goes_back_to_the_previous_version_after_its_dry_run_passes():
     out = io.StringIO()
     with Stubber(lam) as stubber:
         expect_lookup(stubber, live=4)
+        expect_state(stubber, 3)
         expect_dry_run(stubber, 3)
         stubber.add_response("update_alias", {"Name": "live", "FunctionVersion": "3"}, {
             "FunctionName": NAME, "Name": "live", "FunctionVersion": "3", "RevisionId": REVISION,
@@ -62,6 +68,7 @@ def test_a_version_that_fails_its_dry_run_is_never_made_live():
     lam = client()
     with Stubber(lam) as stubber:
         expect_lookup(stubber, live=4)
+        expect_state(stubber, 3)
         expect_dry_run(stubber, 3, error="ModelIncompatible: corn: model expects 13 features")
         with pytest.raises(rollback.RollbackRefused, match="version 3 failed its dry run, live stays on 4: .*ModelIncompatible"):
             rollback.rollback(lam, GOAL, out=io.StringIO())
@@ -83,9 +90,82 @@ def test_an_explicit_version_and_the_limits():
         assert "already points at version 4" in out.getvalue()
 
 
+def expect_move(stubber: Stubber, frm: int, to: int) -> None:
+    stubber.add_response("update_alias", {"Name": "live", "FunctionVersion": str(to)}, {
+        "FunctionName": NAME, "Name": "live", "FunctionVersion": str(to), "RevisionId": REVISION,
+        "Description": f"Rolled back from version {frm} by tools.rollback",
+    })
+
+
+def test_a_version_beyond_rollback_reach_is_refused_before_anything_runs():
+    lam = client()
+    with Stubber(lam) as stubber:
+        expect_lookup(stubber, live=4, published=(1, 2, 3, 4))
+        with pytest.raises(rollback.RollbackRefused, match=(
+                r"version 1 is beyond rollback reach \(live 4, newest published 2, 3, 4\): its image is not kept")):
+            rollback.rollback(lam, GOAL, to=1, out=io.StringIO())
+        stubber.assert_no_pending_responses()  # no dry run, no alias move
+
+
+def test_a_pinned_version_stays_within_reach():
+    lam = client()
+    pinned = rollback.Target("prod", NAME, "us-east-1", GOAL.dry_run_event, pinned=1, reach_versions=3)
+    with Stubber(lam) as stubber:
+        expect_lookup(stubber, live=4, published=(1, 2, 3, 4))
+        expect_state(stubber, 1)
+        expect_dry_run(stubber, 1)
+        expect_move(stubber, 4, 1)
+        assert rollback.rollback(lam, pinned, to=1, out=io.StringIO()) == 1
+        stubber.assert_no_pending_responses()
+
+
+def test_an_inactive_version_is_woken_and_waited_for_before_its_dry_run():
+    """Lambda refuses the first invocation of an Inactive version (ResourceConflictException) and restores it:
+    Pending, then Active (the function_active_v2 waiter, on GetFunction). Only then the dry run."""
+    lam = client()
+    out = io.StringIO()
+    with Stubber(lam) as stubber:
+        expect_lookup(stubber, live=4)
+        expect_state(stubber, 3, "Inactive", StateReasonCode="Idle")
+        stubber.add_client_error("invoke", service_error_code="ResourceConflictException", http_status_code=409,
+                                 service_message="The operation cannot be performed at this time. The function is currently in the following state: Inactive",
+                                 expected_params={"FunctionName": NAME, "Qualifier": "3", "Payload": json.dumps(GOAL.dry_run_event).encode()})
+        for state in ("Pending", "Pending", "Active"):
+            stubber.add_response("get_function", {"Configuration": {"FunctionName": NAME, "Version": "3", "State": state}},
+                                 {"FunctionName": NAME, "Qualifier": "3"})
+        expect_dry_run(stubber, 3)
+        expect_move(stubber, 4, 3)
+        assert rollback.rollback(lam, GOAL, out=out, active_wait={"Delay": 0, "MaxAttempts": 5}) == 3
+        stubber.assert_no_pending_responses()
+    said = out.getvalue()
+    assert "version 3 is Inactive (idle); waking it" in said and "version 3 is Active" in said
+
+
+def test_a_version_that_never_becomes_active_cannot_be_decided():
+    lam = client()
+    with Stubber(lam) as stubber:
+        expect_lookup(stubber, live=4)
+        expect_state(stubber, 3, "Pending")
+        for _ in range(2):
+            stubber.add_response("get_function", {"Configuration": {"FunctionName": NAME, "Version": "3", "State": "Pending"}},
+                                 {"FunctionName": NAME, "Qualifier": "3"})
+        with pytest.raises(rollback.CannotDecide, match=r"version 3 did not become Active within 0 s \(last state: Pending\)"):
+            rollback.rollback(lam, GOAL, out=io.StringIO(), active_wait={"Delay": 0, "MaxAttempts": 2})
+
+
+def test_a_failed_version_is_refused():
+    lam = client()
+    with Stubber(lam) as stubber:
+        expect_lookup(stubber, live=4)
+        expect_state(stubber, 3, "Failed", StateReasonCode="ImageDeleted", StateReason="The image was deleted")
+        with pytest.raises(rollback.RollbackRefused, match=r"version 3 is Failed \(ImageDeleted: The image was deleted\)"):
+            rollback.rollback(lam, GOAL, out=io.StringIO())
+
+
 def test_reads_the_function_from_the_stack_file():
     goal = rollback.target("prod", "trainer")
     assert (goal.function_name, goal.dry_run_event) == ("commodity-forecasts-prod-trainer", {"dry_run": True})
+    assert (goal.pinned, goal.reach_versions) == (None, 3), "the stack file's live_version and rollback_versions"
     assert rollback.target("dev", "corn").dry_run_event == {"commodity": "corn", "dry_run": True}
 
 

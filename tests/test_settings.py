@@ -448,3 +448,31 @@ def test_refuses_a_region_lambda_does_not_run_in_and_suggests_the_closest():
     config = base_config()
     config["aws:region"] = "us-east1"
     refuse(config, "aws:region 'us-east1' is not a region where Lambda runs (botocore's endpoints data); did you mean 'us-east-1'?")
+
+
+def test_delivery_settings_default_to_the_bootstrap_role_no_registry_and_three_versions():
+    from stack_config.identities import deploy_role_arn
+
+    settings = settings_from_config(base_config(), stack="dev")
+    assert (settings.deploy_role_arn, settings.registry_owner, settings.rollback.versions) == (None, False, 3)
+    assert settings.deploy_role("123456789012") == deploy_role_arn("us-east-1", "123456789012", P, "dev") == (
+        "arn:aws:iam::123456789012:role/commodity-forecasts-bootstrap/commodity-forecasts-dev-deploy"
+    )
+    named = "arn:aws:iam::123456789012:role/ci/sandbox-deployer"
+    config = {**base_config(), f"{P}:deploy_role_arn": named, f"{P}:registry_owner": "true", f"{P}:rollback_versions": "5"}
+    settings = settings_from_config(config, stack="dev")
+    assert (settings.deploy_role("123456789012"), settings.registry_owner, settings.rollback.versions) == (named, True, 5)
+
+
+def test_refuses_a_deploy_role_that_is_not_a_role_arn():
+    refuse({**base_config(), f"{P}:deploy_role_arn": "arn:aws:iam::123456789012:user/ci"},
+           "deploy_role_arn must be an IAM role ARN (arn:aws:iam::<account>:role/<path/><name>), got 'arn:aws:iam::123456789012:user/ci'")
+
+
+@pytest.mark.parametrize("versions", [1, 101])
+def test_refuses_rollback_reach_outside_its_range(versions):
+    refuse({**base_config(), f"{P}:rollback_versions": versions}, f"rollback_versions must be between 2 and 100, got {versions}")
+
+
+def test_refuses_a_registry_owner_that_is_not_a_boolean():
+    refuse({**base_config(), f"{P}:registry_owner": "yes"}, "registry_owner must be true or false, got 'yes'")

@@ -40,7 +40,7 @@ def test_every_repository_is_scanned_immutable_encrypted_and_has_a_lifecycle(gra
 def test_only_this_stacks_functions_may_pull_images(graph):
     environment = graph.outputs["predictions_table"].split("-")[2]
     for policy in graph.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy"):
-        [statement] = json.loads(policy.inputs["policy"])["Statement"]
+        [statement] = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Effect"] == "Allow"]
         assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
         assert statement["Action"] == ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
         assert statement["Condition"]["StringLike"]["aws:sourceArn"] == (
@@ -214,7 +214,9 @@ def test_dev_and_prod_differ_exactly_as_configured(dev_graph, prod_graph):
     dev = {(r.type, logical_name(r.name)): r for r in dev_graph.resources}
     prod = {(r.type, logical_name(r.name)): r for r in prod_graph.resources}
     only_prod = sorted(name for _, name in set(prod) - set(dev))
-    assert set(dev) <= set(prod)
+    only_dev = sorted(name for _, name in set(dev) - set(prod))
+    assert only_dev == ["registry", "registry-scanning"], "dev alone owns the account's registry configuration"
+    dev = {key: resource for key, resource in dev.items() if key[1] not in only_dev}
     assert only_prod == sorted(
         [f"{p}-scaling" for p in PREDICTORS] + [f"{p}-{w}-0" for p in PREDICTORS for w in ("warm", "cool")]
         + [f"monitoring-{p}-spillover" for p in PREDICTORS]
@@ -229,7 +231,7 @@ def test_dev_and_prod_differ_exactly_as_configured(dev_graph, prod_graph):
             differences[key[1]] = paths
         if dev[key].protect != prod[key].protect:
             differences.setdefault(key[1], []).append("(protect)")
-    keep = ["policy.rules[1].description", "policy.rules[1].selection.countNumber"]
+    keep = ["policy.rules[2].description", "policy.rules[2].selection.countNumber"]
     expected = {
         "predictor-repo": ["forceDelete"], "trainer-repo": ["forceDelete"],
         "predictor-lifecycle": keep, "trainer-lifecycle": keep,
@@ -262,3 +264,23 @@ def test_every_function_is_gated_by_its_own_dry_run_which_the_workload_accepts(g
         assert gates[name] == {"commodity": name, "dry_run": True}
         assert PredictionRequest.parse(gates[name]).dry_run is True
     assert gates["trainer"] == {"dry_run": True} and TrainingRequest.parse(gates["trainer"]).dry_run is True
+
+
+def test_only_the_stacks_deploy_role_may_push(graph):
+    environment = graph.outputs["predictions_table"].split("-")[2]
+    deployer = f"arn:aws:iam::123456789012:role/commodity-forecasts-bootstrap/commodity-forecasts-{environment}-deploy"
+    policies = graph.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")
+    assert len(policies) == 2
+    for policy in policies:
+        [deny] = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Effect"] == "Deny"]
+        assert deny["Principal"] == "*" and "ecr:PutImage" in deny["Action"] and "ecr:BatchDeleteImage" in deny["Action"]
+        assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [deployer]}}, f"{policy.urn}: only {deployer} pushes"
+
+
+def test_the_registry_configuration_exists_once_in_the_stack_that_owns_it(dev_graph, prod_graph):
+    scanning = "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration"
+    [owned] = dev_graph.of_type(scanning)
+    assert owned.inputs["scanType"] == "ENHANCED"
+    assert owned.inputs["rules"][0]["repositoryFilters"] == [{"filter": "commodity-forecasts/*", "filterType": "WILDCARD"}], (
+        "every stack's repositories in the account: prod's too")
+    assert prod_graph.of_type(scanning) == [], "prod shares dev's account and region today: it does not own it"

@@ -12,9 +12,14 @@
 #      above the stack's threshold (tools/scan_gate.py; exit 1 blocks, exit 2 could not decide).
 #   3. the full `pulumi up` with the policy pack: functions move, each new version behind its
 #      pre-traffic gate (README: Deploying safely).
+#   4. tools/protect_images.py: a protected tag on every image a version within rollback reach runs,
+#      removed from those that left it (the lifecycle's first rule keeps protected images). Idempotent:
+#      a run interrupted anywhere is finished by the next, and it adds before it removes.
+#   5. tools/function_states.py: every function and the version its live alias runs is Active (Lambda
+#      has no metric or event for it; README: Monitoring).
 # Before step 0, a preflight refuses (exit 1) when the stack's reserved concurrency would leave the
 # account less than Lambda's 100 unreserved (tools/preflight.py; if it cannot tell, it warns and the
-# rollout goes on), and Docker logs in to the stack's registry (tools/ecr_login.py: the builds carry no
+# rollout goes on); before step 1 Docker logs in to the stack's registry (tools/ecr_login.py: the builds carry no
 # credentials of their own, which the state would keep).
 set -euo pipefail
 usage() { echo "usage: tools/deploy.sh STACK   (preview, build and push images, scan gate, full update of Pulumi.<STACK>.yaml)"; }
@@ -37,7 +42,7 @@ elif [ "$status" -ne 0 ]; then
   echo "deploy: warning: the concurrency preflight could not tell whether $STACK fits the account" >&2
 fi
 
-echo "deploy: 0/3 preview of $STACK"
+echo "deploy: 0/5 preview of $STACK"
 if ! pulumi preview --stack "$STACK" --json --show-sames --non-interactive --policy-pack policy \
     > "$work/preview.json" 2> "$work/preview.err"; then
   echo "deploy: the preview of $STACK failed; nothing was changed:" >&2
@@ -56,12 +61,18 @@ if [ "${#targets[@]}" -eq 0 ]; then
 fi
 
 "$PYTHON" -m tools.ecr_login "$STACK"
-echo "deploy: 1/3 building and pushing images for $STACK ($((${#targets[@]} / 2)) resources)"
+echo "deploy: 1/5 building and pushing images for $STACK ($((${#targets[@]} / 2)) resources)"
 pulumi up --stack "$STACK" --yes --non-interactive --skip-preview "${targets[@]}"
 
-echo "deploy: 2/3 vulnerability gate"
+echo "deploy: 2/5 vulnerability gate"
 pulumi stack output images --json --stack "$STACK" > "$work/images.json"
 "$PYTHON" -m tools.scan_gate --stack "$STACK" --images-json "$work/images.json"
 
-echo "deploy: 3/3 full update of $STACK"
+echo "deploy: 3/5 full update of $STACK"
 pulumi up --stack "$STACK" --yes --non-interactive --policy-pack policy
+
+echo "deploy: 4/5 protecting the images every version within rollback reach runs"
+"$PYTHON" -m tools.protect_images "$STACK"
+
+echo "deploy: 5/5 every function and its live version Active"
+"$PYTHON" -m tools.function_states "$STACK"

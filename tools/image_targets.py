@@ -1,8 +1,9 @@
-"""URNs of the resources that build and store images, from `pulumi preview --json --show-sames` on
+"""URNs of the resources that build, store and scan images, from `pulumi preview --json --show-sames` on
 stdin; with `--errors`, the preview's error diagnostics instead (what a failed preview said).
 
 `tools/deploy.sh` passes the URNs to `pulumi up --target …` so images are pushed (and scanned) before
-any function is pointed at them.
+any function is pointed at them. The registry's scanning configuration is among them: on a first
+deployment enhanced scanning must be on before the first push, or the gate would judge a basic scan.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import argparse
 import json
 import sys
 
-IMAGE_COMPONENTS = ("commodity-forecasts:registry:EcrRepository", "commodity-forecasts:image:LambdaImage")
+IMAGE_COMPONENTS = (
+    "commodity-forecasts:registry:EcrRepository", "commodity-forecasts:image:LambdaImage",
+    "commodity-forecasts:account_registry:AccountRegistry",
+)
 
 
 def image_urns(preview: dict) -> list[str]:

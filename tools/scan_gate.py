@@ -5,8 +5,15 @@ above the stack's severity threshold that are not allow-listed (or whose allow-l
     python -m tools.scan_gate --stack prod --image-uri <account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>
 
 Exit status: 0 the images may ship; 1 blocking findings (table printed); 2 the gate could not decide
-(scan failed, unsupported image, no result before --timeout, bad arguments, malformed --images-json,
-unknown stack or invalid stack file, no AWS credentials, any AWS error).
+(the scan ended without findings to judge: failed, unsupported or archived image, limit or size exceeded,
+findings unavailable, or eligibility expired and a rescan refused; no result before --timeout; bad
+arguments, malformed --images-json, unknown stack or invalid stack file, no AWS credentials, any AWS error).
+
+Every scan status in botocore's ECR model (ScanStatus) is decided: COMPLETE (basic) and ACTIVE (enhanced,
+continuous) have findings to judge; IN_PROGRESS and PENDING are waited for; every other status ends the
+wait at once with its meaning. SCAN_ELIGIBILITY_EXPIRED (continuous scanning lapses some time after an
+image was pushed, so an unchanged image reaches it) asks ECR for a new scan once (StartImageScan) and
+waits for it; when ECR refuses (enhanced scanning has no manual scans), the gate says why and what to do.
 """
 
 from __future__ import annotations
@@ -29,7 +36,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 _IMAGE_URI = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([a-z0-9._/-]+)@(sha256:[0-9a-f]{64})$")
 _DONE = {"COMPLETE", "ACTIVE"}
-_FAILED = {"FAILED", "UNSUPPORTED_IMAGE", "FINDINGS_UNAVAILABLE", "SCAN_ELIGIBILITY_EXPIRED"}
+"""A scan whose findings can be judged: basic scanning's COMPLETE, enhanced scanning's ACTIVE."""
+_WAITING = {"IN_PROGRESS", "PENDING", "not started"}
+EXPIRED = "SCAN_ELIGIBILITY_EXPIRED"
+UNDECIDABLE = {
+    "FAILED": "the scan failed",
+    "UNSUPPORTED_IMAGE": "ECR cannot scan this image (its operating system or media type)",
+    "FINDINGS_UNAVAILABLE": "its findings are unavailable (Inspector closes them when an image leaves continuous scanning)",
+    "LIMIT_EXCEEDED": "a scan limit was exceeded (basic scanning scans an image at most once a day)",
+    "IMAGE_ARCHIVED": "the image is archived; restore it before it can be scanned or run",
+    "IMAGE_SIZE_EXCEEDED": "the image is larger than the scanner accepts",
+}
+"""Final statuses without findings to judge, and what each means (botocore's ECR model, ScanStatus)."""
 
 
 class GateError(Exception):
@@ -72,24 +90,51 @@ def wait_for_findings(
 ) -> list[dict]:
     """All findings of the completed scan of `image` (basic or enhanced scanning)."""
     deadline = clock() + timeout_seconds
-    status = "not started"
+    status, rescanned = "not started", False
     while True:
-        try:
-            page = client.describe_image_scan_findings(
-                registryId=image.registry_id, repositoryName=image.repository, imageId={"imageDigest": image.digest}
-            )
-        except client.exceptions.ScanNotFoundException:
-            page, status = None, "not started"
-        if page is not None:
-            status = page.get("imageScanStatus", {}).get("status", "UNKNOWN")
-            if status in _FAILED:
-                reason = page.get("imageScanStatus", {}).get("description", "")
-                raise GateError(f"scan of {image.uri} ended with {status}: {reason}".rstrip(": "))
-            if status in _DONE:
-                return _all_findings(client, image, page)
+        page = _scan(client, image)
+        status = page.get("imageScanStatus", {}).get("status", "UNKNOWN") if page is not None else "not started"
+        if status in _DONE:
+            return _all_findings(client, image, page)
+        if status == EXPIRED:
+            if rescanned:
+                raise GateError(f"scan of {image.uri} is still {EXPIRED} after a rescan; {_EXPIRED_FIX}")
+            _rescan(client, image)
+            rescanned = True
+        elif status in UNDECIDABLE:
+            reason = page.get("imageScanStatus", {}).get("description", "")
+            meaning = UNDECIDABLE[status]
+            raise GateError(f"scan of {image.uri} ended with {status}: " + (f"{reason} ({meaning})" if reason else meaning))
+        elif status not in _WAITING:
+            raise GateError(f"scan of {image.uri} has status {status}, which botocore's ECR model does not know")
         if clock() >= deadline:
             raise GateError(f"scan of {image.uri} did not complete within {timeout_seconds:.0f} s (last status: {status})")
         sleep(poll_seconds)
+
+
+def _scan(client, image: Image) -> dict | None:
+    try:
+        return client.describe_image_scan_findings(
+            registryId=image.registry_id, repositoryName=image.repository, imageId={"imageDigest": image.digest}
+        )
+    except client.exceptions.ScanNotFoundException:
+        return None
+
+
+_EXPIRED_FIX = (
+    "continuous scanning stopped watching this unchanged image. Rebuild it (a base-image bump or any change under "
+    "images/ pushes a new digest), or lengthen Amazon Inspector's ECR re-scan duration"
+)
+
+
+def _rescan(client, image: Image) -> None:
+    """Ask for a new scan of an image whose scan eligibility expired; refusal is the gate's verdict."""
+    try:
+        client.start_image_scan(registryId=image.registry_id, repositoryName=image.repository, imageId={"imageDigest": image.digest})
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", type(error).__name__)
+        message = error.response.get("Error", {}).get("Message", "")
+        raise GateError(f"scan eligibility of {image.uri} expired and ECR refused a rescan ({code}: {message}); {_EXPIRED_FIX}") from None
 
 
 def _all_findings(client, image: Image, page: dict) -> list[dict]:

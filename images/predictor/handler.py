@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -22,13 +22,11 @@ from predictor import service
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 s3 = boto3.client("s3")
 dynamodb = boto3.client("dynamodb")
 
 
 @logger.inject_lambda_context(log_event=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event, context):
     """A scheduled or direct invocation (the event is the request, failures raise), or a Function URL
@@ -104,7 +102,6 @@ def _predict(request: PredictionRequest) -> dict:
     return {**document, "legacy_written": not (legacy_failed or request.backfill), "backfill": request.backfill}
 
 
-@tracer.capture_method
 def _write_legacy(env: WorkloadEnvironment, prediction: service.Prediction, now) -> bool:
     """Write the mobile app's JSON; True when it failed (logged and counted, never raised)."""
     try:

@@ -8,7 +8,7 @@ weekly schedule's retries, the DLQ and the Errors alarm see it.
 from __future__ import annotations
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from common.contract import MetricNames
@@ -19,12 +19,10 @@ from trainer import training
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 s3 = boto3.client("s3")
 
 
 @logger.inject_lambda_context(log_event=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event, context):
     try:

@@ -20,6 +20,7 @@ EXPORTS = {
     "images/trainer/requirements.txt": ["--only-group", "trainer"],
     "images/build-requirements.txt": ["--only-group", "image-build"],
     "tools/lambda-base/requirements.txt": ["--only-group", "lambda-runtime"],
+    "bench/xray/requirements.txt": ["--only-group", "bench-xray-sdk"],
     "requirements.txt": ["--no-default-groups"],
 }
 """Every file exported from uv.lock, with the selection `make exports` gives `uv export`."""

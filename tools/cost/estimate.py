@@ -149,6 +149,7 @@ def estimate(settings: Settings, graph: Any, table: PriceTable, measured: dict[s
     _scheduler_items(pricer, result.schedules)
     _storage_items(pricer, settings, result.schedules)
     _registry_items(pricer, settings, measured or {})
+    _inspector_items(pricer, settings)
     _monitoring_items(pricer, graph)
     _queue_and_key_items(pricer, graph)
     return result
@@ -280,6 +281,19 @@ def _registry_items(pricer: _Pricer, settings: Settings, measured: dict[str, dic
         stored = size + (kept - 1) * settings.cost.changed_mb_per_release
         pricer.add("ECR", f"{image} {architecture} ({size:g} MB, {origin}; + {kept - 1} older releases × {settings.cost.changed_mb_per_release} MB)",
                    stored * GB_PER_MB, "GB-month", "ecr_storage_gb_month")
+
+
+def _inspector_items(pricer: _Pricer, settings: Settings) -> None:
+    """Enhanced scanning bills each image Inspector scans: once when pushed, then once per rescan. Every stack's
+    repositories are under the account's continuous scanning (whichever stack owns its configuration)."""
+    builds = len(settings.image_builds())
+    pushed = builds * settings.cost.pushes_per_month
+    pricer.add("Inspector", f"image scans on push ({builds} builds × {settings.cost.pushes_per_month} pushes)", pushed, "images",
+               "inspector_ecr_initial_scan")
+    kept = builds * settings.ecr.keep_release_images
+    pricer.add("Inspector", f"continuous rescans ({kept} kept images × {settings.cost.rescans_per_image_month}; at most: images past "
+               "Inspector's re-scan duration are not rescanned)", kept * settings.cost.rescans_per_image_month, "rescans",
+               "inspector_ecr_rescan")
 
 
 def _monitoring_items(pricer: _Pricer, graph: Any) -> None:

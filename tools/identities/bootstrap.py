@@ -120,7 +120,7 @@ def _environment(stack: Stack, repository: str) -> dict[str, Any]:
     resources: dict[str, Any] = {
         state_key: _key(f"{s.name_prefix} Pulumi state secrets", _state_key_policy()),
         _logical("StateKey", env, "Alias"): {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": state.key_alias(target), "TargetKeyId": {"Ref": state_key}}},
-        alarm_key: _key(f"{s.name_prefix} alarm topic", alarm_topic_key_policy(ACCOUNT)),
+        alarm_key: _key(f"{s.name_prefix} alarm topic", alarm_topic_key_policy(ACCOUNT, findings=True)),
         _logical("AlarmKey", env, "Alias"): {"Type": "AWS::KMS::Alias", "Properties": {
             "AliasName": identities.alarm_key_alias(project, env), "TargetKeyId": {"Ref": alarm_key}}},
         _logical("Boundary", env): _managed_policy(identities.boundary_name(project, env), path, boundary.policy(target)),
