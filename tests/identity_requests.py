@@ -49,6 +49,8 @@ def own_arn(resource: Resource, graph: Graph) -> str:
         return f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{i['logGroupName']}"
     if t == "aws:cloudwatch/dashboard:Dashboard":
         return s["dashboardArn"]
+    if t == "aws:cloudwatch/eventTarget:EventTarget":
+        return f"arn:aws:events:us-east-1:{ACCOUNT}:rule/{i['rule']}"
     if t == "aws:sns/topicSubscription:TopicSubscription":
         return i["topic"]
     if t == "aws:appautoscaling/scheduledAction:ScheduledAction":
@@ -80,7 +82,7 @@ def _request(target: Target, resource: Resource, graph: Graph, action: str) -> R
         role, service = _passed_role(resource)
         return Request(action, role, {"iam:PassedToService": service})
     if action == "iam:CreateServiceLinkedRole":
-        service, arn = next(iter(target.service_linked_role_arns.items()))
+        service, arn = target.service_linked_role(resource.type)
         return Request(action, arn, {"iam:AWSServiceName": service})
     if action == "kms:RetireGrant":
         return Request(action, ECR_KEY, {"kms:ViaService": f"ecr.{target.region}.amazonaws.com"})

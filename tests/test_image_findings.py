@@ -71,8 +71,13 @@ def test_the_topic_takes_the_rules_findings_and_the_stacks_alarms_only(graph):
 
 
 def test_eventbridge_may_use_the_topics_key(graph):
-    [key] = graph.of_type("aws:kms/key:Key")
-    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    """The stack's topic uses the bootstrap's alarm key (the stack writes no key policy): that key's policy."""
+    from tools.identities.bootstrap import ACCOUNT
+    from components.monitoring import alarm_topic_key_policy
+
+    [topic] = graph.of_type("aws:sns/topic:Topic")
+    assert topic.inputs["kmsMasterKeyId"].startswith("alias/commodity-forecasts-") and not graph.of_type("aws:kms/key:Key")
+    statements = {s["Sid"]: s for s in alarm_topic_key_policy(ACCOUNT, findings=True)["Statement"]}
     events = statements["EventBridgeFindingsPublish"]
     assert events["Principal"] == {"Service": "events.amazonaws.com"}
     assert events["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]

@@ -161,6 +161,8 @@ _COMPUTED = {
         arn=arn.format(service="cloudwatch") + f":alarm:{physical}"),
     "aws:cloudwatch/dashboard:Dashboard": lambda mocks, args, inputs, physical, arn: dict(
         dashboardArn=f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{inputs['dashboardName']}"),
+    "aws:cloudwatch/eventRule:EventRule": lambda mocks, args, inputs, physical, arn: dict(
+        arn=arn.format(service="events") + f":rule/{physical}"),
     "aws:appautoscaling/target:Target": lambda mocks, args, inputs, physical, arn: dict(
         arn=arn.format(service="application-autoscaling") + f":scalable-target/{_short_hash(args.name)}"),
     "aws:scheduler/schedule:Schedule": lambda mocks, args, inputs, physical, arn: dict(

@@ -100,8 +100,9 @@ def _scope(target: Target, type_: str, name: str) -> tuple[str, tuple[str, ...],
     if name == "iam:PassRole":
         return "PassStackRolesToLambdaAndScheduler", target.scope("role"), {"StringEquals": {"iam:PassedToService": list(PASSED_TO)}}
     if name == "iam:CreateServiceLinkedRole":
-        service, arn = next(iter(target.service_linked_role_arns.items()))
-        return "ScalingServiceLinkedRole", (arn,), {"StringEquals": {"iam:AWSServiceName": service}}
+        service, arn = target.service_linked_role(type_)
+        sid = "".join(part.title() for part in service.split(".")[0].split("-"))
+        return f"{sid}ServiceLinkedRole", (arn,), {"StringEquals": {"iam:AWSServiceName": service}}
     if name == "kms:RetireGrant":
         # ECR retires its grant on the AWS-managed aws/ecr key when an encrypted repository is deleted,
         # in the deleting principal's name (ECR User Guide, encryption at rest).

@@ -24,6 +24,13 @@ ANY_RESOURCE_ALLOWED: dict[str, str] = {
     "sns:SetSubscriptionAttributes": "the provider updates an email subscription",
     "ecr:GetAuthorizationToken": "the deploy job's registry login (tools/ecr_login.py)",
     "lambda:GetAccountSettings": "the deploy's concurrency preflight (tools/preflight.py)",
+    "ecr:GetRegistryScanningConfiguration": "the registry owner's scanning configuration (one per account and region)",
+    "ecr:PutRegistryScanningConfiguration": "the registry owner's scanning configuration (one per account and region)",
+    "inspector2:Enable": "ECR enhanced scanning turns Inspector on for ECR (ECR User Guide, image-scanning-enhanced-iam)",
+    "inspector2:Disable": "ECR enhanced scanning turned back to basic (ECR User Guide, image-scanning-enhanced-iam)",
+    "inspector2:ListAccountPermissions": "ECR enhanced scanning (ECR User Guide, image-scanning-enhanced-iam)",
+    "inspector2:ListCoverage": "ECR enhanced scanning (ECR User Guide, image-scanning-enhanced-iam)",
+    "inspector2:ListFindings": "the scan gate's enhanced findings (tools/scan_gate.py)",
 }
 """Every action a policy here allows on `Resource: "*"`, and what needs it. Each is one whose Resource
 types column is empty in its service's Service Authorization Reference page (`citation`): AWS evaluates

@@ -10,6 +10,14 @@ from stack_config import Settings
 from stack_config import identities
 
 
+SERVICE_LINKED_ROLES = {
+    "aws:appautoscaling/target:Target": ("lambda.application-autoscaling.amazonaws.com", "AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency"),
+    "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration": ("inspector2.amazonaws.com", "AWSServiceRoleForAmazonInspector2"),
+}
+"""Resource type → the service and name of the service-linked role creating it may create (the IAM User
+Guide's service-linked role names; Application Auto Scaling and Inspector User Guides)."""
+
+
 @dataclass(frozen=True)
 class Target:
     """One stack in one account: the names its grants are scoped to."""
@@ -76,12 +84,9 @@ class Target:
     def legacy_bucket_arn(self) -> str:
         return f"arn:{self.partition}:s3:::{self.settings.legacy_bucket}"
 
-    @property
-    def service_linked_role_arns(self) -> dict[str, str]:
-        """Service → the service-linked role it creates on the deployer's behalf (Application Auto Scaling's
-        for Lambda provisioned concurrency, on the first scalable target of the account)."""
-        service = "lambda.application-autoscaling.amazonaws.com"
-        return {
-            service: f"arn:{self.partition}:iam::{self.account}:role/aws-service-role/{service}/"
-                     "AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency",
-        }
+    def service_linked_role(self, type_: str) -> tuple[str, str]:
+        """(service, role ARN) of the service-linked role a service creates on the deployer's behalf for
+        `type_`: Application Auto Scaling's for Lambda provisioned concurrency, on the first scalable target
+        of the account; Inspector's, when enhanced scanning is first configured."""
+        service, role = SERVICE_LINKED_ROLES[type_]
+        return service, f"arn:{self.partition}:iam::{self.account}:role/aws-service-role/{service}/{role}"
