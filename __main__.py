@@ -16,10 +16,10 @@ from components.data import DataPlane, DataPlaneArgs
 from components.function import ContainerFunction
 from components.iam import RoleOptions
 from components.image import LambdaImage, LambdaImageArgs
-from components.monitoring import ImageFindings, MonitoredFunction, Monitoring, MonitoringArgs
+from components.monitoring import ImageFindings, MonitoredFunction, Monitoring, MonitoringArgs, PriceFeedWatch
 from components.registry import EcrRepository, EcrRepositoryArgs
 from components.schedule import Schedule
-from common.contract import ACCESS, MetricNames
+from common.contract import COMMODITIES, INCOMING_PREFIX, PRICE_FEED, MetricNames
 from stack_config import load_settings
 
 IMAGES_DIR = "images"
@@ -86,7 +86,7 @@ images = {
 role_options = RoleOptions(path=settings.role_path, permissions_boundary=account_id.apply(settings.permissions_boundary_arn))
 functions = {}
 schedules = {}
-for spec in settings.functions:
+for spec in settings.all_functions:
     # The settings built each function's Args from config; the program adds what comes from resources.
     physical_name = spec.args.function_name
     functions[spec.name] = ContainerFunction(
@@ -100,7 +100,7 @@ for spec in settings.functions:
                 ).variables(service=physical_name),
                 **spec.environment,
             },
-            statements=data.statements(ACCESS[spec.image]),
+            statements=data.statements(spec.access_profile),
             role_options=role_options,
         ),
     )
@@ -108,6 +108,10 @@ for spec in settings.functions:
         schedules[spec.name] = Schedule(
             f"{spec.name}-schedule", replace(spec.schedule, function=functions[spec.name], role_options=role_options),
         )
+
+if settings.price_feed is not None:
+    # Each price file written under incoming/ invokes the feed's live alias (predictor/ingest.py).
+    data.notify_on_upload(PRICE_FEED, functions[PRICE_FEED], prefix=INCOMING_PREFIX, suffix=".csv")
 
 monitoring = Monitoring(
     "monitoring",
@@ -134,10 +138,11 @@ monitoring = Monitoring(
                 # adds `service`); other images emit no business metrics to alarm on.
                 business_dimensions=(
                     {MetricNames.COMMODITY_DIMENSION: spec.event["commodity"], MetricNames.SERVICE_DIMENSION: settings.function_name(spec)}
-                    if ACCESS[spec.image].emits_business_metrics else {}
+                    if spec.access_profile.emits_business_metrics else {}
                 ),
+                price_feed=PriceFeedWatch(COMMODITIES, settings.feed_window_minutes) if spec.name == PRICE_FEED else None,
             )
-            for spec in settings.functions
+            for spec in settings.all_functions
         ),
     ),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -45,6 +46,8 @@ class DataPlane(pulumi.ComponentResource):
     table: aws.dynamodb.Table
     legacy: pulumi.Output
     """The mobile app's bucket, looked up (`aws.s3.get_bucket`): never managed here."""
+    bucket_owner: pulumi.Output[str]
+    """The account that owns the data bucket (S3 notifications are allowed for it only)."""
     args: DataPlaneArgs
 
     def __init__(self, name: str, args: DataPlaneArgs, opts: pulumi.ResourceOptions | None = None):
@@ -67,6 +70,7 @@ class DataPlane(pulumi.ComponentResource):
             opts=stateful,
         )
         legacy = aws.s3.get_bucket_output(bucket=args.legacy_bucket, opts=pulumi.InvokeOutputOptions(parent=self))
+        self.bucket_owner = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
         self.bucket, self.table, self.legacy, self.args = bucket, table, legacy, args
         self.register_outputs({
@@ -188,6 +192,10 @@ class DataPlane(pulumi.ComponentResource):
             statements.append(PolicyStatement(
                 "WriteLegacyPrefix", ("s3:PutObject",), (pulumi.Output.concat(self.legacy.arn, f"/{self.args.legacy_prefix}*"),)
             ))
+        if access.delete_prefixes:
+            statements.append(PolicyStatement(
+                "DeleteData", ("s3:DeleteObject",), tuple(pulumi.Output.concat(self.bucket.arn, f"/{p}*") for p in access.delete_prefixes)
+            ))
         # A dry run proves each write by writing and deleting a marker: deletes only under the markers' prefix.
         markers = tuple(pulumi.Output.concat(self.bucket.arn, f"/{p}{DRY_RUN_MARKERS}*") for p in write_prefixes)
         if legacy_write:
@@ -200,6 +208,26 @@ class DataPlane(pulumi.ComponentResource):
                 condition={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [DRY_RUN_ITEM]}},
             ))
         return tuple(statements)
+
+
+    def notify_on_upload(self, name: str, function: Any, prefix: str, suffix: str) -> aws.s3.BucketNotification:
+        """Each object created under `prefix` (ending in `suffix`) invokes `function`'s `live` alias: the
+        bucket's one notification configuration, with S3 allowed to invoke that alias only for this bucket and
+        account (a Lambda permission names its principal, never `*`)."""
+        permission = aws.lambda_.Permission(
+            f"{name}-invoke", action="lambda:InvokeFunction", function=function.function.name, qualifier=function.alias.name,
+            principal="s3.amazonaws.com", source_arn=self.bucket.arn, source_account=self.bucket_owner,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return aws.s3.BucketNotification(
+            f"{name}-notification",
+            bucket=self.bucket.id,
+            lambda_functions=[{
+                "lambda_function_arn": function.alias.arn, "events": ["s3:ObjectCreated:*"],
+                "filter_prefix": prefix, "filter_suffix": suffix,
+            }],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission], protect=self.args.protect),
+        )
 
 
 def _owner_only(prefix: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions) -> None:

@@ -88,6 +88,8 @@ class ContainerFunctionArgs:
     """`protect` the log group (production): removing the function from the program cannot delete its logs."""
     retain_dead_letters: bool = False
     """Leave the DLQ (`<function_name>-dlq`) in place, with its messages, if the program stops declaring it."""
+    image_command: tuple[str, ...] | None = None
+    """The handler to run instead of the image's own `CMD` (another entry point of the same image)."""
 
 
 def provisioned_windows(expression: str, timeout_seconds: int, lead_minutes: int) -> list[tuple[str, str]]:
@@ -188,6 +190,7 @@ class ContainerFunction(pulumi.ComponentResource):
             ephemeral_storage={"size": args.ephemeral_storage_mb},
             reserved_concurrent_executions=-1 if args.reserved_concurrency is None else args.reserved_concurrency,
             tracing_config={"mode": "Active"},
+            **({"image_config": {"commands": list(args.image_command)}} if args.image_command else {}),
             environment={"variables": dict(args.environment)},
             logging_config={
                 "log_format": args.log_format,

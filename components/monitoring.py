@@ -87,6 +87,18 @@ class MonitoredFunction:
     business_dimensions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Dimensions of the workload's EMF metrics (e.g. commodity, service); empty for functions
     that emit no PredictionsWritten / ModelAgeDays."""
+    price_feed: "PriceFeedWatch | None" = None
+    """The function is the price feed: watch each commodity's new closes and the files it refuses."""
+
+
+@dataclass(frozen=True)
+class PriceFeedWatch:
+    """What the price feed's alarms watch."""
+
+    commodities: tuple[str, ...]
+    window_minutes: int
+    """A commodity that gained no close in this long alarms (missing data breaching, so a silent feed does
+    too): a day shorter than the predictors' freshness limit, so the page comes before their StaleData."""
 
 
 FINDING_SEVERITIES = ("INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL")
@@ -312,6 +324,8 @@ def _alarms_for(monitored: MonitoredFunction, args: MonitoringArgs) -> list[_Ala
             {"FunctionName": function.args.function_name, "Resource": f"{function.args.function_name}:{ALIAS}"}, "Sum", 0,
             "GreaterThanThreshold",
         ))
+    if monitored.price_feed is not None:
+        alarms += _price_feed_alarms(monitored, args)
     if monitored.business_dimensions:
         dims = dict(monitored.business_dimensions)
         if monitored.schedule_expression is not None:
@@ -330,6 +344,28 @@ def _alarms_for(monitored: MonitoredFunction, args: MonitoringArgs) -> list[_Ala
             "legacy-feed", "The mobile app's document could not be written: the app keeps showing an older forecast.",
             args.metrics_namespace, MetricNames.LEGACY_WRITE_FAILURES, dims, "Sum", 0, "GreaterThanThreshold",
         ))
+    return alarms
+
+
+def _price_feed_alarms(monitored: MonitoredFunction, args: MonitoringArgs) -> list[_Alarm]:
+    """No new close for a commodity within the window (a stale feed), and any refused file."""
+    watch, service = monitored.price_feed, monitored.function.args.function_name
+    hours = math.ceil(watch.window_minutes / 60)
+    alarms = [
+        _Alarm(
+            f"stale-{commodity}", f"No new {commodity} close arrived in {hours} hours: the price feed is silent, and "
+            "predictions will fail as stale within a day.",
+            args.metrics_namespace, MetricNames.NEW_CLOSES,
+            {MetricNames.COMMODITY_DIMENSION: commodity, MetricNames.SERVICE_DIMENSION: service}, "Sum", 1, "LessThanThreshold",
+            period=3600, evaluation_periods=hours, treat_missing_data="breaching",
+        )
+        for commodity in watch.commodities
+    ]
+    alarms.append(_Alarm(
+        "rejected-files", "A price file was refused: it is kept under rejected/ with its reasons beside it; nothing of it was merged.",
+        args.metrics_namespace, MetricNames.PRICE_FILES_REJECTED, {MetricNames.SERVICE_DIMENSION: service}, "Sum", 1,
+        "GreaterThanOrEqualToThreshold",
+    ))
     return alarms
 
 
@@ -512,6 +548,12 @@ def _validate(args: MonitoringArgs) -> None:
     names = [m.name for m in args.functions]
     if len(names) != len(set(names)):
         raise MonitoringError("duplicate-function", f"monitored function names must be unique, got {names}")
+    for monitored in args.functions:
+        if monitored.price_feed is not None and not 60 <= monitored.price_feed.window_minutes <= MAX_ALARM_WINDOW_MINUTES:
+            raise MonitoringError(
+                "feed-window", f"{monitored.name}: the stale-feed window must be 1 hour to 7 days (CloudWatch's longest alarm window), "
+                f"got {monitored.price_feed.window_minutes} minutes",
+            )
     slack = args.thresholds.missed_run_slack_minutes
     for monitored in args.functions:
         if monitored.business_dimensions and monitored.schedule_expression is not None:

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common.contract import ACCESS, COMMODITIES
+from common.contract import ACCESS, COMMODITIES, PRICE_FEED, PRICE_FEED_HANDLER
 from components import cron
 from components.errors import ComponentError
 from components.function import ContainerFunctionArgs, check_environment, check_schedule_aligned
@@ -100,6 +100,31 @@ def functions(top: Reader, image_settings: tuple[ImageSettings, ...], defaults: 
         found.append(function)
         _finish(reader, origins, inherited)
     return tuple(found)
+
+
+PRICE_FEED_MEMORY_MB = 512
+PRICE_FEED_TIMEOUT_SECONDS = 300
+"""A day's closes merge in well under a second; a history file of years, in minutes (tools.prices' rates)."""
+
+
+def price_feed_function(image_settings: tuple[ImageSettings, ...], declared: tuple[FunctionSettings, ...], defaults: StackDefaults) -> FunctionSettings:
+    """The price feed's function: the predictor's image with the feed's handler, triggered by the data
+    bucket (the program wires the notification), gated by its own dry run."""
+    if "predictor" not in [image.name for image in image_settings]:
+        raise SettingsError("price_feed runs the predictor image (predictor/ingest.py): add images.predictor, or set price_feed: false")
+    if any(f.name == PRICE_FEED for f in declared):
+        raise SettingsError(f"functions[{PRICE_FEED}]: the name is the price feed's (set price_feed: false to declare your own)")
+    physical = f"{defaults.name_prefix}-{PRICE_FEED}"
+    return FunctionSettings(
+        name=PRICE_FEED, image="predictor", architecture=defaults.architecture, access=PRICE_FEED,
+        args=ContainerFunctionArgs(
+            function_name=physical, description=f"{PRICE_FEED}: merges the price files dropped under incoming/",
+            memory_mb=PRICE_FEED_MEMORY_MB, timeout_seconds=PRICE_FEED_TIMEOUT_SECONDS,
+            log_retention_days=defaults.log_retention_days, protect_logs=defaults.protect, retain_dead_letters=defaults.protect,
+            image_command=(PRICE_FEED_HANDLER,), pre_traffic_event={"dry_run": True},
+        ),
+        expected_duration_seconds=2,
+    )
 
 
 def _function_defaults(top: Reader) -> dict[str, Any]:

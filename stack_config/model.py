@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from common.contract import FORECAST_HORIZON_DAYS, LEGACY_PREFIX, MAX_PRICE_AGE_DAYS, MIN_IMPROVEMENT, SIGNIFICANCE_LEVEL
+from common.contract import (
+    ACCESS,
+    FORECAST_HORIZON_DAYS,
+    LEGACY_PREFIX,
+    MAX_PRICE_AGE_DAYS,
+    MIN_IMPROVEMENT,
+    PRICE_FEED,
+    PRICE_FEED_ACCESS,
+    SIGNIFICANCE_LEVEL,
+    AccessProfile,
+)
 from common.environment import WorkloadEnvironment
 from components.function import ContainerFunctionArgs
 from components.limits import ECR_KEEP_RELEASE_IMAGES, ECR_UNTAGGED_EXPIRE_DAYS, LOG_RETENTION_DAYS_DEFAULT
@@ -50,10 +60,19 @@ class FunctionSettings:
     """Invoke each new version with `dry_run_event` before `live` moves to it (README: Deploying safely)."""
     expected_duration_seconds: int = int(EXPECTED_DURATION_SECONDS.default)
     """What one run is expected to take: only the cost estimate (`tools.cost`) reads it."""
+    access: str = ""
+    """Which access profile the function gets (common/contract.py): its image's, unless another is named
+    (the price feed runs the predictor's image with the feed's profile)."""
 
     def __post_init__(self) -> None:
         if self.args is None:
             object.__setattr__(self, "args", ContainerFunctionArgs(function_name=self.name))
+        if not self.access:
+            object.__setattr__(self, "access", self.image)
+
+    @property
+    def access_profile(self) -> AccessProfile:
+        return PRICE_FEED_ACCESS if self.access == PRICE_FEED else ACCESS[self.access]
 
     @property
     def dry_run_event(self) -> dict[str, Any]:
@@ -119,6 +138,15 @@ class Settings:
     workload: WorkloadSettings = WorkloadSettings()
     cost: CostSettings = CostSettings()
     delivery: DeliverySettings = DeliverySettings()
+    price_feed: FunctionSettings | None = None
+    """A function that merges each price file dropped under the data bucket's `incoming/` (the predictor's
+    image, predictor/ingest.py), and alarms when no new close arrived a day before predictions would go stale.
+    None: no feed (`price_feed: false`)."""
+
+    @property
+    def all_functions(self) -> tuple[FunctionSettings, ...]:
+        """The declared functions and, when there is one, the price feed's: everything the program deploys."""
+        return self.functions + ((self.price_feed,) if self.price_feed is not None else ())
     rollback: RollbackSettings = RollbackSettings()
     deploy_role_arn: str | None = None
     """The only principal allowed to push to (and delete from) the stack's repositories; unset: the bootstrap's
@@ -145,6 +173,11 @@ class Settings:
     def permissions_boundary_arn(self, account_id: str) -> str:
         """The boundary every role this stack creates carries (the bootstrap creates the policy)."""
         return identities.boundary_arn(self.region, account_id, self.project, self.environment)
+
+    @property
+    def feed_window_minutes(self) -> int:
+        """The stale-feed alarm's window: a day shorter than the predictors' freshness limit."""
+        return max(1, self.workload.max_price_age_days - 1) * 24 * 60
 
     @property
     def alarm_topic_key(self) -> str:
@@ -190,7 +223,7 @@ class Settings:
         """(image, architecture) pairs to build: one per architecture its functions use, else the default."""
         builds: list[tuple[str, str]] = []
         for image in self.images:
-            architectures = sorted({f.architecture for f in self.functions if f.image == image.name})
+            architectures = sorted({f.architecture for f in self.all_functions if f.image == image.name})
             for architecture in architectures or [self.architecture]:
                 builds.append((image.name, architecture))
         return tuple(builds)

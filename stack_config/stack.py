@@ -33,7 +33,7 @@ from components.limits import (
 )
 from components.monitoring import AlarmThresholds
 from stack_config import plan, tool_settings
-from stack_config.functions import NAME, NAME_TEXT, StackDefaults, functions, images
+from stack_config.functions import NAME, NAME_TEXT, StackDefaults, functions, images, price_feed_function
 from stack_config.identities import ROLE_ARN, ROLE_ARN_TEXT
 from stack_config.model import PROJECT, EcrSettings, Settings, WorkloadSettings
 from stack_config.reader import Doc, Reader, SettingsError, decode, doc_of, show
@@ -107,7 +107,10 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
     rollback = tool_settings.rollback(top)
     deploy_role_arn, registry_owner = _registry(top)
     found_images = images(top)
-    found_functions = functions(top, found_images, StackDefaults(architecture, f"{project}-{environment}", log_retention_days, protect))
+    defaults = StackDefaults(architecture, f"{project}-{environment}", log_retention_days, protect)
+    found_functions = functions(top, found_images, defaults)
+    feed = price_feed_function(found_images, found_functions, defaults) if top.boolean(
+        "price_feed", True, doc=doc_of(Settings, "price_feed", default="`true`", allowed="true, false")) else None
     top.finish()
     _check_derived_bucket_name(project, environment, str(region))
     return Settings(
@@ -132,6 +135,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         workload=workload,
         cost=cost,
         delivery=delivery,
+        price_feed=feed,
         rollback=rollback,
         deploy_role_arn=deploy_role_arn,
         registry_owner=registry_owner,

@@ -44,7 +44,7 @@ def own_arn(resource: Resource, graph: Graph) -> str:
         return _repository_arn(i["tags"][0])
     if t.startswith("aws:lambda/") and t != "aws:lambda/function:Function":
         qualifier = i.get("qualifier")
-        return _function_arn(graph, i["functionName"]) + (f":{qualifier}" if qualifier else "")
+        return _function_arn(graph, i.get("functionName") or i["function"]) + (f":{qualifier}" if qualifier else "")
     if t == "aws:cloudwatch/logMetricFilter:LogMetricFilter":
         return f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{i['logGroupName']}"
     if t == "aws:cloudwatch/dashboard:Dashboard":
@@ -66,6 +66,8 @@ def _context(resource: Resource, graph: Graph) -> dict[str, object]:
         role = _by_id(graph, "aws:iam/role:Role", resource.inputs["role"])
     if role is not None and role.inputs.get("permissionsBoundary"):
         context["iam:PermissionsBoundary"] = role.inputs["permissionsBoundary"]
+    if resource.type == "aws:lambda/permission:Permission":
+        context["lambda:Principal"] = resource.inputs["principal"]
     if "serviceNamespace" in resource.inputs:
         context["application-autoscaling:service-namespace"] = resource.inputs["serviceNamespace"]
     return context

@@ -37,6 +37,7 @@ def config(mode: str) -> dict:
         f"{P}:cost_log_kb_per_run": 100,
         f"{P}:cost_data_gb": 2,
         f"{P}:cost_image_mb": {"predictor": 200},
+        f"{P}:price_feed": False,  # priced on its own below: these are the concurrency hand computations
         # Inspector's lines have their own hand computation (test_inspector_prices_each_scan_of_each_build).
         f"{P}:cost_pushes_per_month": 0,
         f"{P}:cost_rescans_per_image_month": 0,

@@ -50,7 +50,7 @@ def registry(emulator):
         uris[f"{image}-arm64"] = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{repository}@{digest}"
     role = emulator.client("iam").create_role(RoleName="function", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = emulator.client("lambda")
-    for name, image in (("corn", "predictor"), ("wheat", "predictor"), ("soybeans", "predictor"), ("trainer", "trainer")):
+    for name, image in (("corn", "predictor"), ("wheat", "predictor"), ("soybeans", "predictor"), ("trainer", "trainer"), ("price-feed", "predictor")):
         lam.create_function(FunctionName=f"commodity-forecasts-dev-{name}", Role=role, PackageType="Image", Publish=True,
                             Code={"ImageUri": uris[f"{image}-arm64"]})
         lam.create_alias(FunctionName=f"commodity-forecasts-dev-{name}", Name="live", FunctionVersion="1")

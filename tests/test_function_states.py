@@ -17,7 +17,7 @@ from tools import function_states
 from tools.function_states import NotActive, check
 
 SETTINGS = settings_from_config(stack_config(ROOT, "dev"), stack="dev")
-NAMES = [SETTINGS.function_name(spec) for spec in SETTINGS.functions]
+NAMES = [SETTINGS.function_name(spec) for spec in SETTINGS.all_functions]
 
 
 def test_deployed_functions_on_the_emulator_are_active():
@@ -38,7 +38,7 @@ def stubbed(states: dict[str, tuple[dict, dict]]):
     """function short name → (its $LATEST configuration, its live version's), answered in the tool's order."""
     client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stubber = Stubber(client)
-    for spec in SETTINGS.functions:
+    for spec in SETTINGS.all_functions:
         name = SETTINGS.function_name(spec)
         latest, live = states.get(spec.name, ({"State": "Active", "LastUpdateStatus": "Successful"}, {"State": "Active"}))
         stubber.add_response("get_alias", {"Name": "live", "FunctionVersion": "7"}, {"FunctionName": name, "Name": "live"})

@@ -142,6 +142,7 @@ ATTACKS = [
     ("lambda:UpdateFunctionCode", "arn:aws:lambda:us-east-1:123456789012:function:someone-elses", {}),
     ("ecr:PutImage", "arn:aws:ecr:us-east-1:123456789012:repository/someone/else", {}),
     ("iam:CreateUser", "arn:aws:iam::123456789012:user/x", {}),
+    ("lambda:AddPermission", "arn:aws:lambda:us-east-1:123456789012:function:commodity-forecasts-{env}-corn", {"lambda:Principal": "*"}),
 ]
 
 

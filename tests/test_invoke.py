@@ -24,7 +24,7 @@ def test_a_predictors_dry_run_with_the_callers_event_passes_every_check():
 
 def test_bad_input_is_refused_in_one_line():
     for args, message in ((("dev", "corn", "--event", "{not json"), "the event is not JSON"),
-                          (("dev", "barley"), "stack 'dev' has no function 'barley' (it has corn, wheat, soybeans, trainer)"),
+                          (("dev", "barley"), "stack 'dev' has no function 'barley' (it has corn, wheat, soybeans, trainer, price-feed)"),
                           (("dev", "corn", "--event", "[1]"), "the event must be a JSON object")):
         done = run(*args)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr

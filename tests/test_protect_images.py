@@ -20,7 +20,8 @@ from tools import protect_images
 from tools.protect_images import ImageMissing, protect, protected_tag
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
-SETTINGS = settings_from_config(stack_config(ROOT, "dev"), stack="dev")
+# Without the price feed: its function runs the predictor's image too, and these cases are about the declared ones.
+SETTINGS = settings_from_config({**stack_config(ROOT, "dev"), "commodity-forecasts:price_feed": "false"}, stack="dev")
 REPOSITORIES = {"predictor": "commodity-forecasts/dev/predictor", "trainer": "commodity-forecasts/dev/trainer"}
 
 

@@ -171,7 +171,7 @@ def test_reads_the_function_from_the_stack_file():
 
 @pytest.mark.parametrize("argv, message", [
     (["staging", "corn"], "unknown stack 'staging'"),
-    (["dev", "oats"], "stack 'dev' has no function 'oats' (it has: corn, wheat, soybeans, trainer)"),
+    (["dev", "oats"], "stack 'dev' has no function 'oats' (it has: corn, wheat, soybeans, trainer, price-feed)"),
 ])
 def test_what_it_cannot_decide_exits_2(argv, message, capsys):
     assert rollback.main(argv) == 2

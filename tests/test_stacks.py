@@ -13,6 +13,8 @@ IMAGE = "docker-build:index:Image"
 FUNCTION = "aws:lambda/function:Function"
 PREDICTORS = ("corn", "wheat", "soybeans")
 FUNCTIONS = PREDICTORS + ("trainer",)
+DEPLOYED = FUNCTIONS + ("price-feed",)
+"""The declared functions and the price feed's (price_feed defaults to on)."""
 
 
 @pytest.fixture(params=["dev", "prod"])
@@ -82,7 +84,8 @@ def test_each_function_has_role_logs_image_function_alias_dlq_and_schedule(graph
 
 
 def test_predictors_are_staggered_and_the_trainer_runs_on_sunday(graph):
-    expressions = {name: spec["schedule"] for name, spec in graph.outputs["functions"].items()}
+    expressions = {name: spec["schedule"] for name, spec in graph.outputs["functions"].items() if "schedule" in spec}
+    assert "schedule" not in graph.outputs["functions"]["price-feed"], "the feed runs when a file arrives"
     assert expressions == {
         "corn": "cron(0 2 * * ? *)",
         "wheat": "cron(15 2 * * ? *)",
@@ -166,8 +169,8 @@ def test_prod_raises_predictor_concurrency_around_each_run_and_protects_state(pr
     assert protected == stateful and protected.count("aws:s3/bucket:Bucket") == 2 and "aws:dynamodb/table:Table" in protected, (
         "prod protects its buckets, every child of theirs, the table and every log group, and nothing else"
     )
-    assert protected.count("aws:cloudwatch/logGroup:LogGroup") == len(FUNCTIONS)
-    reserved = {f.inputs["name"]: f.inputs["reservedConcurrentExecutions"] for f in prod_graph.of_type(FUNCTION)}
+    assert protected.count("aws:cloudwatch/logGroup:LogGroup") == len(DEPLOYED)
+    reserved = {f.inputs["name"]: f.inputs["reservedConcurrentExecutions"] for f in prod_graph.of_type(FUNCTION) if not f.inputs["name"].endswith("price-feed")}
     assert reserved == {
         "commodity-forecasts-prod-corn": 2, "commodity-forecasts-prod-wheat": 2,
         "commodity-forecasts-prod-soybeans": 2, "commodity-forecasts-prod-trainer": 1,
@@ -177,10 +180,10 @@ def test_prod_raises_predictor_concurrency_around_each_run_and_protects_state(pr
 def test_stack_outputs_name_functions_aliases_bucket_table_and_dlqs(graph):
     outputs = graph.outputs
     assert outputs["data_bucket"].startswith("commodity-forecasts-") and outputs["predictions_table"].endswith("-predictions")
-    assert set(outputs["functions"]) == set(FUNCTIONS)
+    assert set(outputs["functions"]) == set(DEPLOYED)
     for name, spec in outputs["functions"].items():
         assert spec["alias_arn"].endswith(f"function:{spec['function_name']}:live")
-        assert spec["dlq_url"].startswith("https://sqs.") and spec["schedule_dlq_url"].startswith("https://sqs.")
+        assert spec["dlq_url"].startswith("https://sqs.") and (name == "price-feed" or spec["schedule_dlq_url"].startswith("https://sqs."))
 
 
 def _differences(left, right, path=""):
@@ -245,9 +248,11 @@ def test_dev_and_prod_differ_exactly_as_configured(dev_graph, prod_graph):
         expected[f"data-{child}"] = ["(protect)"]
     expected["monitoring-email-0"] = ["endpoint"]
     expected["monitoring-dashboard"] = ["dashboardBody"]  # lists prod's spillover alarms too
-    for name in FUNCTIONS:
+    expected["price-feed-notification"] = ["(protect)"]
+    for name in DEPLOYED:
         expected[f"{name}-logs"] = ["retentionInDays", "(protect)"]
-        expected[f"{name}-function"] = ["reservedConcurrentExecutions"]
+        if name != "price-feed":  # reserves no concurrency in either stack
+            expected[f"{name}-function"] = ["reservedConcurrentExecutions"]
         # Another configuration publishes another version number: the gate invokes it, live points at it.
         expected[f"{name}-pre-traffic"] = ["qualifier"]
         expected[f"{name}-live"] = ["functionVersion"]
@@ -259,7 +264,8 @@ def test_every_function_is_gated_by_its_own_dry_run_which_the_workload_accepts(g
     from common.events import PredictionRequest, TrainingRequest
 
     gates = {r.name.removesuffix("-pre-traffic"): json.loads(r.inputs["input"]) for r in graph.of_type("aws:lambda/invocation:Invocation")}
-    assert set(gates) == set(FUNCTIONS)
+    assert set(gates) == set(DEPLOYED)
+    assert gates["price-feed"] == {"dry_run": True}, "the feed's own dry run (predictor/ingest.py)"
     for name in PREDICTORS:
         assert gates[name] == {"commodity": name, "dry_run": True}
         assert PredictionRequest.parse(gates[name]).dry_run is True

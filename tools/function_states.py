@@ -53,7 +53,7 @@ def state_of(lambda_client, function_name: str, qualifier: str) -> FunctionState
 def check(lambda_client, settings: Settings, out=sys.stdout) -> list[FunctionState]:
     """The state of each function and of its live version; raises NotActive naming those that are not."""
     states = []
-    for spec in settings.functions:
+    for spec in settings.all_functions:
         name = settings.function_name(spec)
         live = lambda_client.get_alias(FunctionName=name, Name=ALIAS)["FunctionVersion"]
         states += [state_of(lambda_client, name, "$LATEST"), state_of(lambda_client, name, live)]

@@ -50,7 +50,7 @@ def invoke(stack: str, function: str, event: dict[str, Any] | None = None) -> An
     from demo.emulator import Emulator, apply_environment, create_data_plane, seed_prices, stack_names
 
     settings = stack_settings(stack)
-    specs = {f.name: f for f in settings.functions}
+    specs = {f.name: f for f in settings.all_functions}
     if function not in specs:
         raise CannotDecide(f"stack {stack!r} has no function {function!r} (it has {', '.join(specs)})")
     spec, names = specs[function], stack_names(settings)

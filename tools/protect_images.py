@@ -49,7 +49,7 @@ def images_in_reach(lambda_client, settings: Settings) -> dict[str, dict[str, li
     """repository → digest → the versions within reach that run it."""
     wanted: dict[str, dict[str, list[VersionImage]]] = {}
     repositories = {f"{settings.repository_prefix}{image.name}" for image in settings.images}
-    for spec in settings.functions:
+    for spec in settings.all_functions:
         name = settings.function_name(spec)
         within = function_reach(lambda_client, name, spec.args.pinned_version, settings.rollback.versions)
         for version in within.versions:

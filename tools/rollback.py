@@ -56,10 +56,10 @@ class Target:
 
 def target(stack: str, function: str, root: Path = ROOT) -> Target:
     settings = stack_settings(stack, root)
-    names = [f.name for f in settings.functions]
+    names = [f.name for f in settings.all_functions]
     if function not in names:
         raise CannotDecide(f"stack {stack!r} has no function {function!r} (it has: {', '.join(names)})")
-    spec = next(f for f in settings.functions if f.name == function)
+    spec = next(f for f in settings.all_functions if f.name == function)
     return Target(stack, settings.function_name(spec), settings.region, spec.dry_run_event,
                   spec.args.pinned_version, settings.rollback.versions)
 

@@ -149,4 +149,8 @@ PRICE_FEED_ACCESS = AccessProfile(
     write_prefixes=(PRICES_PREFIX, PROCESSED_PREFIX, REJECTED_PREFIX),
     delete_prefixes=(INCOMING_PREFIX,),
 )
+PRICE_FEED = "price-feed"
+"""The price feed's function name (below the stack's prefix) and access profile."""
+PRICE_FEED_HANDLER = "predictor.ingest.handler"
+"""The price feed's entry point in the predictor's image (the function overrides the image's command)."""
 """The price feed: the predictor's image with its own handler (predictor/ingest.py)."""

@@ -22,7 +22,8 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import ClientError
 
 from common.contract import INCOMING_PREFIX, PRICES_PREFIX, PROCESSED_PREFIX, REJECTED_PREFIX, Env, MetricNames
-from common.errors import InvalidEvent
+from common.dry_run import DryRunReport, marker_key, prove_object_write
+from common.errors import InvalidEvent, MissingConfiguration, WriteAccessDenied
 from common.price_feed import RejectedPrices, merge, read_rows
 
 logger = Logger()
@@ -34,12 +35,35 @@ _MISSING = ("NoSuchKey", "404", "NotFound")
 @logger.inject_lambda_context(log_event=True)
 @metrics.log_metrics
 def handler(event, context):
-    """Each record's file: merged and moved to `processed/`, refused and moved to `rejected/`, or skipped."""
+    """Each record's file: merged and moved to `processed/`, refused and moved to `rejected/`, or skipped.
+    `{"dry_run": true}` (the pre-traffic gate's event) proves the bucket and every write instead."""
+    if isinstance(event, dict) and event.get("dry_run") is True:
+        return _dry_run(context)
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
         raise InvalidEvent("the price feed takes S3 event notifications: an object with a Records list")
     outcomes = [ingest(record) for record in records]
     return {"files": outcomes}
+
+
+def _dry_run(context) -> dict:
+    """Every prefix the feed writes gets one marker written and deleted (the drop zone's delete included):
+    a missing permission fails the new version before it is live."""
+    bucket = os.environ.get(Env.DATA_BUCKET)
+    if not bucket:
+        raise MissingConfiguration(f"{Env.DATA_BUCKET} is not set: the price feed cannot know its bucket")
+    report = DryRunReport()
+    written = [prove_object_write(s3, bucket, prefix, context.aws_request_id) for prefix in (PRICES_PREFIX, PROCESSED_PREFIX, REJECTED_PREFIX)]
+    report.passed("write_access", "wrote and deleted " + ", ".join(f"s3://{bucket}/{key}" for key in written))
+    # The drop zone is only ever deleted from: deleting a key that is not there proves the permission.
+    absent = marker_key(INCOMING_PREFIX, context.aws_request_id)
+    try:
+        s3.delete_object(Bucket=bucket, Key=absent)
+    except ClientError as error:
+        raise WriteAccessDenied(f"dry run: s3:DeleteObject on s3://{bucket}/{absent} failed: {error.response.get('Error', {}).get('Code')}") from None
+    report.passed("drop_zone", f"may delete under s3://{bucket}/{INCOMING_PREFIX}")
+    metrics.add_metric(name=MetricNames.DRY_RUN, unit=MetricUnit.Count, value=1)
+    return report.as_dict()
 
 
 def _location(record) -> tuple[str, str]:

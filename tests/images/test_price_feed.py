@@ -102,3 +102,12 @@ def test_objects_outside_the_drop_zone_are_left_alone_and_a_bad_event_raises(fee
 
     with pytest.raises(InvalidEvent, match="S3 event notifications"):
         feed.handler({"commodity": "corn"}, context)
+
+
+def test_the_dry_run_proves_every_write_and_leaves_nothing(feed, plane, context):
+    report = feed.handler({"dry_run": True}, context)
+    assert report["dry_run"] is True and report["checks"]["write_access"].startswith("passed: wrote and deleted ")
+    for prefix in ("prices/", "processed/", "rejected/"):
+        assert f"s3://{NAMES.data_bucket}/{prefix}_dry-run/" in report["checks"]["write_access"]
+    assert report["checks"]["drop_zone"] == f"passed: may delete under s3://{NAMES.data_bucket}/incoming/"
+    assert keys(plane) == set(), "nothing is left behind"

@@ -143,8 +143,8 @@ def estimate(settings: Settings, graph: Any, table: PriceTable, measured: dict[s
     image sizes from `make images` (none: the settings and size budgets)."""
     result = Estimate(settings.stack, settings.region, table.as_of)
     pricer = _Pricer(table, result)
-    result.schedules = {spec.name: spec.schedule.expression for spec in settings.functions if spec.schedule is not None}
-    for spec in settings.functions:
+    result.schedules = {spec.name: spec.schedule.expression for spec in settings.all_functions if spec.schedule is not None}
+    for spec in settings.all_functions:
         _function_items(pricer, settings, spec)
     _scheduler_items(pricer, result.schedules)
     _storage_items(pricer, settings, result.schedules)

@@ -42,6 +42,8 @@ DATA_DESTROYING = frozenset({
 })
 """What can destroy data or the means to recover it: withheld, and denied, in a protected stack."""
 PASSED_TO = ("lambda.amazonaws.com", "scheduler.amazonaws.com")
+INVOKING_SERVICES = ("s3.amazonaws.com",)
+"""Principals a function's resource policy may name (the price feed's bucket notification)."""
 BOOTSTRAP_WRITES = (
     "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:TagPolicy",
     "iam:UntagPolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
@@ -107,6 +109,10 @@ def _scope(target: Target, type_: str, name: str) -> tuple[str, tuple[str, ...],
         # ECR retires its grant on the AWS-managed aws/ecr key when an encrypted repository is deleted,
         # in the deleting principal's name (ECR User Guide, encryption at rest).
         return "RetireEcrKeyGrants", (target.arn("kms", "key/*"),), {"StringEquals": {"kms:ViaService": f"ecr.{target.region}.amazonaws.com"}}
+    if name == "lambda:AddPermission":
+        # A function's resource policy may name only the services the program grants (S3, for the price
+        # feed): never `*`, never another account.
+        return "FunctionsInvokedByTheirServices", target.scope("function"), {"StringEquals": {"lambda:Principal": list(INVOKING_SERVICES)}}
     if type_ == "aws:s3/getBucket:getBucket":
         return "LookUpTheLegacyBucket", (target.legacy_bucket_arn,), {}
     resource_type = resource_type_for(type_, name)
