@@ -14,16 +14,19 @@ import io
 import json
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import quote_plus
 
 ROOT = Path(__file__).resolve().parent.parent
 
 from common.events import today_utc
-from common.contract import COMMODITIES
-from common.schema import parse_csv
+from common.contract import COMMODITIES, INCOMING_PREFIX, PROCESSED_PREFIX
+from common.schema import parse_csv, to_csv
 from stack_config import settings_from_config, stack_config
 from common.environment import WorkloadEnvironment
 from demo.emulator import ACCOUNT_ID, Emulator, apply_environment, create_data_plane, seed_prices, stack_names
+from demo.prices import generate
 
 OUTPUT = ROOT / "demo-output"
 
@@ -58,8 +61,9 @@ def main() -> int:
         print(f"  data bucket   {names.data_bucket}\n  table         {names.predictions_table}")
         print(f"  legacy bucket {names.legacy_bucket} (prefix {names.legacy_prefix})")
         create_data_plane(emulator, names)
-        counts = seed_prices(emulator, names, COMMODITIES, today)
-        print(f"seeded prices through {today}: " + ", ".join(f"{c} {n} rows" for c, n in counts.items()))
+        newest = max(generate(commodity, today)[-1].date for commodity in COMMODITIES)
+        counts = seed_prices(emulator, names, COMMODITIES, newest - timedelta(days=1))
+        print(f"seeded prices before {newest}: " + ", ".join(f"{c} {n} rows" for c, n in counts.items()))
 
         results = {}
         with open(log_path, "w") as log, contextlib.redirect_stdout(log):
@@ -67,6 +71,8 @@ def main() -> int:
             apply_environment(names.variables(service=settings.function_name(trainer)))
             from predictor import handler as predictor_handler
             from trainer import handler as trainer_handler
+
+            fed = _feed_the_newest_closes(emulator, names, settings, newest)
 
             started = time.perf_counter()
             training = trainer_handler.handler(dict(trainer.event), Context(settings.function_name(trainer), trainer.args.memory_mb, trainer.args.timeout_seconds))
@@ -77,12 +83,15 @@ def main() -> int:
                 results[event["commodity"]] = predictor_handler.handler(
                     event, Context(settings.function_name(function), function.args.memory_mb, function.args.timeout_seconds)
                 )
+        print(f"price feed ({settings.function_name(settings.price_feed)}): {fed['object']} {fed['outcome']}, new closes "
+              + ", ".join(f"{c} +{n}" for c, n in fed["new_closes"].items()) + f"; moved to {PROCESSED_PREFIX}")
         print(f"trainer ({settings.function_name(trainer)}) trained {len(training['models'])} models in {train_seconds:.1f}s")
         print(f"handler logs and metrics: {log_path.relative_to(ROOT)}\n")
         _print_table(training["models"], results, names)
         backtests = {m["commodity"]: _backtest(emulator, names, m["model_key"]) for m in training["models"]}
         charts = _charts(emulator, names, results, backtests, today)
         _check_outputs(emulator, names, results)
+        _check_fed(results, newest)
     print("\ncharts: " + ", ".join(str(path.relative_to(ROOT)) for path in charts))
     return 0
 
@@ -174,6 +183,36 @@ def _charts(emulator: Emulator, names: WorkloadEnvironment, results: dict, backt
         plt.close(figure)
         paths.append(path)
     return paths
+
+
+def _feed_the_newest_closes(emulator: Emulator, names: WorkloadEnvironment, settings, newest: date) -> dict:
+    """The day's closes arrive the way a daily feed delivers them: one CSV written under incoming/, then
+    the price feed's real handler with the ObjectCreated event S3 sends (AWS's documented sample,
+    demo/s3_object_created.json, with this bucket and key). moto runs no container function, so the
+    demo invokes the handler itself."""
+    from predictor import ingest
+
+    key = f"{INCOMING_PREFIX}closes-{newest}.csv"
+    closes = [row for commodity in COMMODITIES for row in generate(commodity, newest) if row.date == newest]
+    emulator.client("s3").put_object(Bucket=names.data_bucket, Key=key, Body=to_csv(closes).encode())
+    event = json.loads((ROOT / "demo" / "s3_object_created.json").read_text())
+    record = event["Records"][0]["s3"]
+    record["bucket"].update(name=names.data_bucket, arn=f"arn:aws:s3:::{names.data_bucket}")
+    record["object"]["key"] = quote_plus(key, safe="/")
+    feed = settings.price_feed
+    apply_environment(names.variables(service=settings.function_name(feed)))
+    [outcome] = ingest.handler(event, Context(settings.function_name(feed), feed.args.memory_mb, feed.args.timeout_seconds))["files"]
+    if outcome["outcome"] != "processed":
+        raise SystemExit(f"the price feed did not merge {key}: {outcome}")
+    return outcome
+
+
+def _check_fed(results: dict, newest: date) -> None:
+    """Each prediction starts from the close the feed delivered."""
+    for commodity, result in results.items():
+        if result["price_date"] != newest.isoformat():
+            raise SystemExit(f"{commodity}: predicted from the close of {result['price_date']}, not the fed {newest}")
+    print(f"every prediction starts from the close the feed delivered ({newest})")
 
 
 def _check_outputs(emulator: Emulator, names: WorkloadEnvironment, results: dict) -> None:

@@ -1,7 +1,7 @@
 """The price feed on the emulator: a file dropped under `incoming/` is merged exactly as `tools.prices
 load` merges one, then moved to `processed/`; a refused file is kept under `rejected/` with its reasons;
 a repeated delivery changes nothing. Events are AWS's documented ObjectCreated notification
-(tests/images/events/s3_object_created.json: the Lambda console's "s3-put" test event, as printed in the
+(demo/s3_object_created.json: the Lambda console's "s3-put" test event, as printed in the
 Lambda Developer Guide, "Tutorial: Using an Amazon S3 trigger"), with the bucket and key filled in."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from common.schema import parse_csv, to_csv
 from demo.prices import generate
 from tests.images.conftest import NAMES, emitted_metrics, metric_value
 
-SAMPLE = json.loads((Path(__file__).parent / "events" / "s3_object_created.json").read_text())
+SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "demo" / "s3_object_created.json").read_text())
 
 
 def event_for(key: str) -> dict:
