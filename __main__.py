@@ -96,7 +96,8 @@ for spec in settings.all_functions:
             image=images[(spec.image, spec.architecture)],
             environment={
                 **settings.workload_environment(
-                    data_bucket=data.bucket.bucket, predictions_table=data.table.name, legacy_bucket=data.legacy.bucket,
+                    data_bucket=data.bucket.bucket, predictions_table=data.table.name,
+                    legacy_bucket=data.legacy.bucket if data.legacy is not None else None,
                 ).variables(service=physical_name),
                 **spec.environment,
             },
@@ -140,6 +141,7 @@ monitoring = Monitoring(
                     {MetricNames.COMMODITY_DIMENSION: spec.event["commodity"], MetricNames.SERVICE_DIMENSION: settings.function_name(spec)}
                     if spec.access_profile.emits_business_metrics else {}
                 ),
+                legacy_feed=data.legacy is not None and spec.access_profile.legacy_write,
                 price_feed=PriceFeedWatch(COMMODITIES, settings.feed_window_minutes) if spec.name == PRICE_FEED else None,
             )
             for spec in settings.all_functions

@@ -71,7 +71,7 @@ class Emulator:
 def create_data_plane(emulator: Emulator, names: WorkloadEnvironment) -> None:
     """Buckets (versioned, encrypted) and the predictions table (commodity + effective date)."""
     s3 = emulator.client("s3")
-    for bucket in (names.data_bucket, names.legacy_bucket):
+    for bucket in filter(None, (names.data_bucket, names.legacy_bucket)):
         kwargs = {} if emulator.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": emulator.region}}
         s3.create_bucket(Bucket=bucket, **kwargs)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})

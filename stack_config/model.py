@@ -102,7 +102,7 @@ class WorkloadSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything one stack is configured with. `Pulumi.yaml` declares just the two required keys,
+    """Everything one stack is configured with. `Pulumi.yaml` declares just the one required key,
     because the CLI treats a declared key without a default as required."""
 
     project: str
@@ -113,8 +113,9 @@ class Settings:
     images: tuple[ImageSettings, ...]
     functions: tuple[FunctionSettings, ...]
     """In declared order, each with its effective schedule."""
-    legacy_bucket: str
-    """The mobile app's existing bucket: looked up, never managed; the stack may write only under `legacy_prefix`."""
+    legacy_bucket: str | None = None
+    """The mobile app's existing bucket: looked up, never managed; the stack may write only under `legacy_prefix`.
+    Unset: no legacy feed at all (no lookup, no grant, no write, no dry-run marker, no legacy-feed alarm)."""
     account_id: str | None = None
     """The one account the stack deploys to (`aws:allowedAccountIds`); the delivery tools need it."""
     protect: bool = True

@@ -94,7 +94,9 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         "alarm_emails", list(Settings.alarm_emails), pattern=_EMAIL, pattern_text="an email address", doc=doc_of(Settings, "alarm_emails"),
     ))
     stagger_minutes = top.integer("stagger_minutes", Settings.stagger_minutes, minimum=1, maximum=720, doc=doc_of(Settings, "stagger_minutes"))
-    legacy_bucket = top.string("legacy_bucket", pattern=S3_BUCKET_NAME, pattern_text="an S3 bucket name", doc=doc_of(Settings, "legacy_bucket"))
+    legacy_bucket = top.optional_string(
+        "legacy_bucket", pattern=S3_BUCKET_NAME, pattern_text="an S3 bucket name", doc=doc_of(Settings, "legacy_bucket", default="unset (no legacy feed)"),
+    )
     legacy_prefix = top.string(
         "legacy_prefix", Settings.legacy_prefix, pattern=_PREFIX, pattern_text="a key prefix ending in '/'", doc=doc_of(Settings, "legacy_prefix"),
     )
