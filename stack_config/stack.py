@@ -33,7 +33,7 @@ from components.limits import (
 )
 from components.monitoring import AlarmThresholds
 from stack_config import plan, tool_settings
-from stack_config.functions import NAME, NAME_TEXT, StackDefaults, functions, images, price_feed_function
+from stack_config.functions import ADDING_A_COMMODITY, NAME, NAME_TEXT, StackDefaults, functions, images, price_feed_function
 from stack_config.identities import ROLE_ARN, ROLE_ARN_TEXT
 from stack_config.model import PROJECT, EcrSettings, Settings, WorkloadSettings
 from stack_config.reader import Doc, Reader, SettingsError, decode, doc_of, show
@@ -227,7 +227,7 @@ def _workload(top: Reader) -> WorkloadSettings:
     for commodity, name in names.items():
         if commodity not in COMMODITIES:
             raise SettingsError(
-                f"legacy_file_names: {commodity!r} is not a supported commodity ({', '.join(COMMODITIES)})"
+                f"legacy_file_names: {commodity!r} is not a supported commodity ({', '.join(COMMODITIES)}){ADDING_A_COMMODITY}"
             )
         if not LEGACY_FILE_NAME.match(name):
             raise SettingsError(f"legacy_file_names.{commodity} must be 1-64 letters, digits, '-' or '_', got {name!r}")
