@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         uris = list(args.image_uri) + (_images_json(args.images_json) if args.images_json else [])
         if not uris:
             raise GateError("give --image-uri or --images-json")
-        settings = settings_from_config(stack_config(ROOT, args.stack), stack=args.stack)
+        settings = settings_from_config(stack_config(ROOT, args.stack), stack=args.stack, project_dir=ROOT)
     except FileNotFoundError as error:
         print(f"scan gate: cannot decide: {error.filename} does not exist (unknown stack or file)", file=sys.stdout)
         return 2
