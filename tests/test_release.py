@@ -1,11 +1,10 @@
 """The release record and the promotion on the emulator (moto's server over HTTP; its ECR keeps layer bytes
-and answers GetDownloadUrlForLayer: demo/ecr_layers.py): dev's functions on moto's Lambda, images pushed
+and answers GetDownloadUrlForLayer: demo/ecr_emulation.py): dev's functions on moto's Lambda, images pushed
 through ECR's layer API, copied by digest into prod's repositories, and prod's program under mocks reading
 the record the tool wrote."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -20,14 +19,14 @@ from demo.emulator import Emulator
 from stack_config import SettingsError, settings_from_config, stack_config
 from stack_config.release import ScanVerdict, parse
 from tests.conftest import ROOT
+from tests.ecr_images import OCI, push, upload
 from tools import release as release_tool
-from tools.ecr_copy import PLAIN_MANIFESTS, CopyRefused, ImageRef, copy_image
+from tools.ecr_copy import CopyRefused, ImageRef, copy_image
 from tools.program_graph import run_stack
 from tools.protect_images import release_marker
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
-OCI = PLAIN_MANIFESTS[0]
 DEV = settings_from_config(stack_config(ROOT, "dev"), stack="dev", project_dir=ROOT)
 PROD = settings_from_config(stack_config(ROOT, "prod"), stack="prod", project_dir=ROOT)
 NOW = datetime(2026, 12, 3, 10, 15, tzinfo=timezone.utc)
@@ -51,33 +50,6 @@ def aws(emulator, monkeypatch):
             ecr.create_repository(repositoryName=settings.repository_name(image), imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
                                   imageTagMutabilityExclusionFilters=[{"filter": "buildcache", "filterType": "WILDCARD"}])
     return emulator
-
-
-def upload(ecr, repository: str, data: bytes, part: int = 7) -> str:
-    """One blob through the layer API, in parts (as a push sends it)."""
-    upload_id = ecr.initiate_layer_upload(repositoryName=repository)["uploadId"]
-    for start in range(0, len(data), part):
-        chunk = data[start:start + part]
-        ecr.upload_layer_part(repositoryName=repository, uploadId=upload_id, partFirstByte=start, partLastByte=start + len(chunk) - 1,
-                              layerPartBlob=chunk)
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    return ecr.complete_layer_upload(repositoryName=repository, uploadId=upload_id, layerDigests=[digest])["layerDigest"]
-
-
-def push(ecr, repository: str, seed: str, *, media_type: str = OCI, tag: str | None = None) -> tuple[str, str, list[bytes]]:
-    """An arm64 image as a build pushes it: a config blob and two gzip layers, then the manifest by digest."""
-    config = json.dumps({"architecture": "arm64", "os": "linux", "rootfs": {"type": "layers"}, "seed": seed}).encode()
-    layers = [gzip.compress(f"{seed}-layer-{n}".encode() * 50, mtime=0) for n in range(2)]
-    descriptor = lambda data, kind: {"mediaType": kind, "size": len(data), "digest": upload(ecr, repository, data)}  # noqa: E731
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": media_type,
-        "config": descriptor(config, "application/vnd.oci.image.config.v1+json"),
-        "layers": [descriptor(layer, "application/vnd.oci.image.layer.v1.tar+gzip") for layer in layers],
-    }, separators=(",", ":"))
-    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
-    ecr.put_image(repositoryName=repository, imageManifest=manifest, imageManifestMediaType=media_type, imageDigest=digest,
-                  imageTag=tag or f"release-arm64-{seed}")
-    return digest, manifest, [config, *layers]
 
 
 def blob_bytes(ecr, repository: str, digest: str) -> bytes:

@@ -6,6 +6,9 @@
                                                             each released digest marked in its repository
     python -m tools.release promote STACK [--record FILE]  the record's tested digests brought to the stack:
                                                             copied, or waited for as replicas; nothing to do for pull
+    python -m tools.release images STACK [--record FILE]   what a promoting stack's functions will run, {image-arch:
+                                                            URI} (the scan gate's --images-json, before the update)
+    python -m tools.release mode STACK                     `build`, or the stack's promotion mode (for tools/deploy.sh)
 
 `record` reads Lambda, not the stack's outputs: per function the version its `live` alias runs and that
 version's image by digest and architecture (GetAlias, GetFunction with the version as qualifier), so a
@@ -122,6 +125,15 @@ def promote(ecr, settings: Settings, record_: ReleaseRecord, where: str, *, out=
     return chosen
 
 
+def planned_images(settings: Settings, record_: ReleaseRecord, where: str) -> dict[str, str]:
+    """The image URI each (image, architecture) of a promoting stack will run, as its program plans it."""
+    uris = {}
+    for (image, architecture), tested in sorted(promoted(settings, record_, where=where).items()):
+        own = f"{settings.account_id}.dkr.ecr.{settings.region}.amazonaws.com/{settings.repository_name(image)}"
+        uris[f"{image}-{architecture}"] = f"{own if settings.owns_repositories else tested.source_repository_url}@{tested.digest}"
+    return uris
+
+
 def wait_for_replica(ecr, repository: str, digest: str, tag: str, *, timeout_seconds: float, poll_seconds: float,
                      sleep: Callable[[float], None], clock: Callable[[], float]) -> float:
     """Poll the stack's own repository until the replica is there, then give it the release tag; seconds waited."""
@@ -159,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     promoting = commands.add_parser("promote", help="bring the record's tested digests to a promoting stack")
     promoting.add_argument("stack")
     promoting.add_argument("--record", help=f"the release record (default: ${RELEASE_RECORD_ENV})")
+    planned = commands.add_parser("images", help="what a promoting stack's functions will run (JSON: image-architecture → URI)")
+    planned.add_argument("stack")
+    planned.add_argument("--record", help=f"the release record (default: ${RELEASE_RECORD_ENV})")
+    commands.add_parser("mode", help="`build`, or the stack's promotion mode").add_argument("stack")
     options = parser.parse_args(argv)
     return exit_code("release", lambda: _run(options), refused=(SettingsError, CopyRefused))
 
@@ -169,13 +185,19 @@ def _run(options: argparse.Namespace) -> None:
     from tools.scan_gate import GateError, read_verdicts
 
     settings = stack_settings(options.stack)
-    ecr = boto3.client("ecr", region_name=settings.region)
-    if options.command == "promote":
+    if options.command == "mode":
+        print(settings.promotion.mode if settings.promotion else "build")
+        return
+    if options.command in ("promote", "images"):
         if settings.promotion is None:
             raise CannotDecide(f"stack {options.stack!r} builds its own images: it promotes nothing (no promote_from)")
         record_, where = record_file(options.record)
-        promote(ecr, settings, record_, where)
+        if options.command == "images":
+            print(json.dumps(planned_images(settings, record_, where), indent=2))
+        else:
+            promote(boto3.client("ecr", region_name=settings.region), settings, record_, where)
         return
+    ecr = boto3.client("ecr", region_name=settings.region)
     lambda_client = boto3.client("lambda", region_name=settings.region)
     if options.command == "live":
         print(json.dumps({f.function: f"{f.repository_url}@{f.digest}" for f in served_functions(lambda_client, settings)}, indent=2))

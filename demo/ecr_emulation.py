@@ -1,4 +1,4 @@
-"""What moto's ECR lacks for copying an image by digest: the layers' bytes, and GetDownloadUrlForLayer.
+"""What moto's ECR lacks and a promotion relies on: the layers' bytes, GetDownloadUrlForLayer, and scan on push.
 
 moto 5.2.5 accepts layer uploads (InitiateLayerUpload, UploadLayerPart, CompleteLayerUpload, which computes
 the digest from the bytes as ECR does) but keeps only each layer's size, and GetDownloadUrlForLayer raises
@@ -6,13 +6,16 @@ NotImplementedError. `enable()` keeps each completed layer's bytes on its reposi
 GetDownloadUrlForLayer the way ECR does: for a layer (or config blob) an image of the repository references,
 a URL that serves the blob to a plain GET (ECR's is a pre-signed S3 URL; here a loopback server), and
 `LayersNotFoundException` otherwise ("You can only get URLs for image layers that are referenced in an
-image": ECR API reference, GetDownloadUrlForLayer). Everything else is moto's own, over real HTTP.
+image": ECR API reference, GetDownloadUrlForLayer). A repository created with `scanOnPush` scans each newly
+pushed image, as ECR's basic scanning does (moto scans only on StartImageScan), so the scan gate can judge a copy.
+Everything else is moto's own, over real HTTP.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote
 
@@ -57,6 +60,17 @@ def _complete_layer_upload(original):
     return complete
 
 
+def _put_image(original):
+    def put(self, repository_name, *args, **kwargs):
+        image = original(self, repository_name, *args, **kwargs)
+        repository = self.repositories[repository_name]
+        if repository.image_scanning_configuration.get("scanOnPush") and image.last_scan is None:
+            image.last_scan = datetime.today()
+        return image
+
+    return put
+
+
 def _get_download_url_for_layer(self) -> ActionResult:
     name, digest = self._get_param("repositoryName"), self._get_param("layerDigest")
     repository = self.ecr_backend._get_repository(name, self._get_param("registryId"))
@@ -93,4 +107,5 @@ def enable() -> None:
         _server = ThreadingHTTPServer(("127.0.0.1", 0), _Blobs)
         threading.Thread(target=_server.serve_forever, daemon=True).start()
         models.ECRBackend.complete_layer_upload = _complete_layer_upload(models.ECRBackend.complete_layer_upload)
+        models.ECRBackend.put_image = _put_image(models.ECRBackend.put_image)
         responses.ECRResponse.get_download_url_for_layer = _get_download_url_for_layer
