@@ -9,8 +9,6 @@ backtest metrics, and writes one chart per commodity under demo-output/. Exits n
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import sys
 import time
@@ -22,10 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from common.events import today_utc
 from common.contract import COMMODITIES, INCOMING_PREFIX, PROCESSED_PREFIX
-from common.schema import parse_csv, to_csv
+from common import storage
+from common.schema import to_csv
 from stack_config import settings_from_config, stack_config
 from common.environment import WorkloadEnvironment
 from demo.emulator import ACCOUNT_ID, Emulator, apply_environment, create_data_plane, seed_prices, stack_names
+from demo import report
 from demo.prices import generate
 
 OUTPUT = ROOT / "demo-output"
@@ -87,98 +87,41 @@ def main() -> int:
               + ", ".join(f"{c} +{n}" for c, n in fed["new_closes"].items()) + f"; moved to {PROCESSED_PREFIX}")
         print(f"trainer ({settings.function_name(trainer)}) trained {len(training['models'])} models in {train_seconds:.1f}s")
         print(f"handler logs and metrics: {log_path.relative_to(ROOT)}\n")
-        _print_table(training["models"], results, names)
-        backtests = {m["commodity"]: _backtest(emulator, names, m["model_key"]) for m in training["models"]}
-        charts = _charts(emulator, names, results, backtests, today)
-        _check_outputs(emulator, names, results)
         _check_fed(results, newest)
+        legacy = _check_outputs(emulator, names, results)
+        published = {commodity: _published(emulator, names, result) for commodity, result in results.items()}
+        _print_tables(training["models"], results, published, names)
+        _show_legacy(names, results, legacy)
+        charts = _charts(emulator, names, results, published)
     print("\ncharts: " + ", ".join(str(path.relative_to(ROOT)) for path in charts))
     return 0
 
 
-def _print_table(models: list[dict], results: dict[str, dict], names: WorkloadEnvironment) -> None:
-    header = (
-        f"{'commodity':10} {'price date':10} {'current':>8} {'target date':11} {'predicted':>9} {'80% interval':>19} "
-        f"{'95% interval':>19} {'method':6} {'intervals':18} {'p-value':>7} {'model MAE':>9} {'naive MAE':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    for model in models:
-        result = results[model["commodity"]]
-        print(
-            f"{model['commodity']:10} {result['price_date']:10} {result['current_price']:8.4f} {result['target_date']:11} "
-            f"{result['predicted_price']:9.4f} {_interval(result, 80):>19} {_interval(result, 95):>19} {result['method']:6} "
-            f"{result['interval_method']:18} {model['p_value']:7.3f} {model['model_mae']:9.4f} {model['naive_mae']:9.4f}"
-        )
-    horizon = names.forecast_horizon_days
-    ahead = "the next trading day" if horizon == 1 else f"{horizon} trading days ahead"
-    print(
-        f"\nforecasts for {ahead}. method: the model serves only when a Diebold-Mariano test finds it better than the\n"
-        f"naive last value (one-sided p-value below {names.significance_level:g}) on the 500 newest out-of-sample days; otherwise the naive\n"
-        "forecast serves. Intervals (adaptive-conformal): split-conformal on errors scaled by the volatility known that day,\n"
-        "calibrated on the older 250 of those days, the quantile adapted online from each day's hit or miss since."
-    )
+def _published(emulator: Emulator, names: WorkloadEnvironment, result: dict) -> tuple[report.Backtest, dict]:
+    """The serving version's backtest.csv and metadata.json (the version the prediction names)."""
+    s3 = emulator.client("s3")
+    folder = storage.model_folder(names.models_prefix, result["commodity"], result["model_version"])
+    backtest = s3.get_object(Bucket=names.data_bucket, Key=f"{folder}backtest.csv")["Body"].read().decode()
+    metadata = json.loads(s3.get_object(Bucket=names.data_bucket, Key=f"{folder}metadata.json")["Body"].read())
+    return report.Backtest.parse(backtest), metadata
 
 
-def _interval(result: dict, level: int) -> str:
-    return f"[{result[f'lower_{level}']:.4f}, {result[f'upper_{level}']:.4f}]"
-
-
-def _backtest(emulator: Emulator, names: WorkloadEnvironment, model_key: str) -> list[dict]:
-    key = model_key.rsplit("/", 1)[0] + "/backtest.csv"
-    body = emulator.client("s3").get_object(Bucket=names.data_bucket, Key=key)["Body"].read().decode()
-    return list(csv.DictReader(io.StringIO(body)))
-
-
-def _charts(emulator: Emulator, names: WorkloadEnvironment, results: dict, backtests: dict, today) -> list[Path]:
+def _charts(emulator: Emulator, names: WorkloadEnvironment, results: dict, published: dict) -> list[Path]:
+    """One chart per commodity: its closes of this year and the last, the prediction, the serving
+    version's backtest and measured coverage."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
-    import numpy as np
 
     s3 = emulator.client("s3")
     paths = []
     for commodity, result in results.items():
-        rows = []
-        for year in (today.year - 2, today.year - 1, today.year):
-            key = f"{names.prices_prefix}{commodity}/{year}.csv"
-            body = s3.get_object(Bucket=names.data_bucket, Key=key)["Body"].read().decode()
-            rows += parse_csv(body, source=key)
-        figure, axis = plt.subplots(figsize=(11, 5))
-        axis.plot([r.date for r in rows], [r.close for r in rows], color="0.55", linewidth=1, label="daily close")
-        backtest = backtests[commodity]
-        target_dates = np.array([b["target_date"] for b in backtest], dtype="datetime64[D]").astype(object)
-        model_line = np.array([float(b["predicted"]) for b in backtest])
-        naive_line = np.array([float(b["naive"]) for b in backtest])
-        axis.plot(target_dates, model_line, color="tab:blue", linewidth=1, label="backtest: model forecast")
-        axis.plot(target_dates, naive_line, color="tab:orange", linewidth=0.8, alpha=0.7, label="backtest: naive last value")
-        # The serving method's adaptive 80% and 95% bands as served day by day over the held-out year (the
-        # trainer's walk, the predictor's own code), widening and narrowing with the volatility of the day.
-        serving = model_line if result["method"] == "model" else naive_line
-        walked = np.array([b[f"{result['method']}_half_width_80"] != "" for b in backtest])
-        for level, alpha in ((95, 0.12), (80, 0.22)):
-            width = np.array([float(b[f"{result['method']}_half_width_{level}"] or "nan") for b in backtest])
-            axis.fill_between(
-                target_dates[walked], (serving * np.exp(-width))[walked], (serving * np.exp(width))[walked], color="tab:green",
-                alpha=alpha, linewidth=0, label=f"{level}% interval ({result['method']}, {result['interval_method']})",
-            )
-        target = np.datetime64(result["target_date"]).astype(object)
-        axis.errorbar(
-            [target], [result["predicted_price"]],
-            yerr=[[result["predicted_price"] - result["lower_95"]], [result["upper_95"] - result["predicted_price"]]],
-            color="tab:red", fmt="o", capsize=4, zorder=5, label=f"{result['method']} forecast for {result['target_date']}, 95% interval",
-        )
-        axis.annotate(f"{result['predicted_price']:.2f}", (target, result["predicted_price"]), textcoords="offset points", xytext=(6, 6))
-        axis.set_title(f"{commodity} (synthetic data): history, out-of-sample backtest and the next forecast")
-        figure.text(0.01, 0.01, "Synthetic prices generated by demo/prices.py - not market data.", fontsize=8, color="0.4")
-        axis.set_ylabel("USD per bushel")
-        axis.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-        axis.legend(loc="upper left", fontsize=8)
-        axis.grid(alpha=0.3)
+        price_date = date.fromisoformat(result["price_date"])
+        closes = storage.read_prices(s3, names.data_bucket, names.prices_prefix, commodity, first_year=price_date.year - 1, until=price_date)
+        backtest, metadata = published[commodity]
+        figure = report.chart(report.ChartInputs(commodity, closes, result, backtest, metadata["intervals"]["coverage"]))
         path = OUTPUT / f"{commodity}.png"
-        figure.tight_layout()
         figure.savefig(path, dpi=110)
         plt.close(figure)
         paths.append(path)
@@ -215,9 +158,11 @@ def _check_fed(results: dict, newest: date) -> None:
     print(f"every prediction starts from the close the feed delivered ({newest})")
 
 
-def _check_outputs(emulator: Emulator, names: WorkloadEnvironment, results: dict) -> None:
-    """Read back what the predictor wrote: one item per commodity and date, and both JSON files."""
+def _check_outputs(emulator: Emulator, names: WorkloadEnvironment, results: dict) -> dict[str, tuple[str, bytes]]:
+    """Read back what the predictor wrote: one item per commodity and date, and both JSON files. Returns
+    each commodity's mobile-app document (its key and the bytes as written)."""
     s3, dynamodb = emulator.client("s3"), emulator.client("dynamodb")
+    legacy = {}
     for commodity, result in results.items():
         item = dynamodb.get_item(
             TableName=names.predictions_table,
@@ -227,11 +172,35 @@ def _check_outputs(emulator: Emulator, names: WorkloadEnvironment, results: dict
             raise SystemExit(f"{commodity}: prediction missing from {names.predictions_table}")
         legacy_key = names.legacy_key(commodity)
         legacy_body = s3.get_object(Bucket=names.legacy_bucket, Key=legacy_key)["Body"].read()
-        legacy = json.loads(legacy_body)
-        if legacy["predicted_price"] != result["predicted_price"]:
+        if json.loads(legacy_body)["predicted_price"] != result["predicted_price"]:
             raise SystemExit(f"{commodity}: legacy JSON does not match the stored prediction")
-    print(f"\nverified: {len(results)} items in {names.predictions_table}, full and legacy JSON in S3")
-    print(f"the mobile app's document, s3://{names.legacy_bucket}/{legacy_key}:\n{legacy_body.decode()}")
+        legacy[commodity] = legacy_key, legacy_body
+    print(f"verified: {len(results)} items in {names.predictions_table}, full and legacy JSON in S3\n")
+    return legacy
+
+
+def _print_tables(models: list[dict], results: dict, published: dict, names: WorkloadEnvironment) -> None:
+    by_commodity = {model["commodity"]: model for model in models}
+    backtests = {commodity: backtest for commodity, (backtest, _) in published.items()}
+    print("\n".join(report.forecast_table(
+        results, by_commodity, backtests, horizon=names.forecast_horizon_days, significance=names.significance_level,
+        min_improvement=names.min_improvement,
+    )))
+    print()
+    print("\n".join(report.backtest_table(
+        backtests,
+        {commodity: metadata["intervals"]["coverage"] for commodity, (_, metadata) in published.items()},
+        {commodity: result["method"] for commodity, result in results.items()},
+    )))
+
+
+def _show_legacy(names: WorkloadEnvironment, results: dict, legacy: dict[str, tuple[str, bytes]]) -> None:
+    """One commodity's mobile-app document as written (a naive one if any: the case the app shows
+    differently from us) and what the app will display."""
+    commodity = next((c for c, result in results.items() if result["method"] == "naive"), next(iter(results)))
+    key, body = legacy[commodity]
+    print(f"\nthe mobile app's document, s3://{names.legacy_bucket}/{key}:\n{body.decode()}")
+    print(report.legacy_explanation(json.loads(body), results[commodity]))
 
 
 if __name__ == "__main__":
