@@ -17,10 +17,11 @@ from components.function import ContainerFunction
 from components.iam import RoleOptions
 from components.image import LambdaImage, LambdaImageArgs
 from components.monitoring import ImageFindings, MonitoredFunction, Monitoring, MonitoringArgs, PriceFeedWatch
+from components.promoted_image import PromotedImage, PromotedImageArgs
 from components.registry import EcrRepository, EcrRepositoryArgs
 from components.schedule import Schedule
 from common.contract import COMMODITIES, INCOMING_PREFIX, PRICE_FEED, MetricNames
-from stack_config import load_settings
+from stack_config import load_settings, promoted_images
 
 IMAGES_DIR = "images"
 """Build context of every image (relative to the project, so state holds no machine paths)."""
@@ -48,38 +49,60 @@ repositories = {
     image.name: EcrRepository(
         image.name,
         EcrRepositoryArgs(
-            repository_name=f"{settings.project}/{settings.environment}/{image.name}",
+            repository_name=settings.repository_name(image.name),
             untagged_expire_days=settings.ecr.untagged_expire_days,
             keep_release_images=settings.ecr.keep_release_images,
             force_delete=not settings.protect,
             lambda_source_arn=account_id.apply(
                 lambda account: f"arn:aws:lambda:{settings.region}:{account}:function:{settings.name_prefix}-*"
             ),
-            # Only the deploy role pushes (the promotion issue adds what copies tested digests into prod's).
-            pushers=(account_id.apply(settings.deploy_role),),
+            # Only the deploy role pushes (a promoting stack's copies are its deploy role's pushes too); a stack
+            # pulling these images from another account keeps its protected tags here.
+            pushers=(account_id.apply(settings.deploy_role), *(puller.deploy_role_arn for puller in settings.cross_account_pullers)),
+            cross_account_pullers=settings.cross_account_pullers,
         ),
     )
     for image in settings.images
+    if settings.owns_repositories
 }
 
 if settings.registry_owner:
     # One stack per account and region owns this (a test checks every stack file): it scans every
-    # repository of the project, every stack's, continuously and with Inspector.
-    AccountRegistry("registry", AccountRegistryArgs(repository_filters=(f"{settings.project}/*",)))
+    # repository of the project, every stack's, continuously and with Inspector, and holds the
+    # account's side of promotion by replication.
+    AccountRegistry("registry", AccountRegistryArgs(
+        repository_filters=(f"{settings.project}/*",),
+        replication=settings.replication, replication_sources=settings.replication_sources,
+    ))
 
-images = {
-    (image_name, architecture): LambdaImage(
-        f"{image_name}-{architecture}",
-        LambdaImageArgs(
-            image=image_name,
-            architecture=architecture,
-            repository=repositories[image_name],
-            context_dir=IMAGES_DIR,
-            build_args=settings.image(image_name).build_args,
-        ),
-    )
-    for image_name, architecture in settings.image_builds()
-}
+if settings.promotion is None:
+    images = {
+        (image_name, architecture): LambdaImage(
+            f"{image_name}-{architecture}",
+            LambdaImageArgs(
+                image=image_name,
+                architecture=architecture,
+                repository=repositories[image_name],
+                context_dir=IMAGES_DIR,
+                build_args=settings.image(image_name).build_args,
+            ),
+        )
+        for image_name, architecture in settings.image_builds()
+    }
+else:
+    # Builds nothing: each image is the digest the source's release record shows was served and passed its
+    # scan gate (refused otherwise, before anything is planned), in this stack's copy or at the source.
+    release = promoted_images(settings)
+    images = {
+        (tested.image, tested.architecture): PromotedImage(
+            f"{tested.image}-{tested.architecture}",
+            PromotedImageArgs(
+                image=tested.image, architecture=tested.architecture, digest=tested.digest,
+                repository_url=repositories[tested.image].url if repositories else tested.source_repository_url,
+            ),
+        )
+        for tested in release.images.values()
+    }
 
 # Every role the stack creates lives under its environment's path and carries its permissions boundary:
 # the only roles the deploying identity may create (tools/deployer_policy.py).
@@ -96,7 +119,8 @@ for spec in settings.all_functions:
             image=images[(spec.image, spec.architecture)],
             environment={
                 **settings.workload_environment(
-                    data_bucket=data.bucket.bucket, predictions_table=data.table.name, legacy_bucket=data.legacy.bucket,
+                    data_bucket=data.bucket.bucket, predictions_table=data.table.name,
+                    legacy_bucket=data.legacy.bucket if data.legacy is not None else None,
                 ).variables(service=physical_name),
                 **spec.environment,
             },
@@ -123,11 +147,12 @@ monitoring = Monitoring(
         metrics_namespace=MetricNames.NAMESPACE,
         runbook_url=settings.runbook_url,
         topic_key=settings.alarm_topic_key,
+        # A stack pulling its source's images has no repository: their findings page in the source's account.
         image_findings=ImageFindings(
             repository_arns=tuple(repository.arn for repository in repositories.values()),
             min_severity=settings.scan_gate.severity_threshold,
             accepted_ids=tuple(sorted({finding.id for finding in settings.scan_gate.allow_list})),
-        ),
+        ) if repositories else None,
         functions=tuple(
             MonitoredFunction(
                 name=spec.name,
@@ -140,6 +165,7 @@ monitoring = Monitoring(
                     {MetricNames.COMMODITY_DIMENSION: spec.event["commodity"], MetricNames.SERVICE_DIMENSION: settings.function_name(spec)}
                     if spec.access_profile.emits_business_metrics else {}
                 ),
+                legacy_feed=data.legacy is not None and spec.access_profile.legacy_write,
                 price_feed=PriceFeedWatch(COMMODITIES, settings.feed_window_minutes) if spec.name == PRICE_FEED else None,
             )
             for spec in settings.all_functions
@@ -161,5 +187,8 @@ pulumi.export("functions", {
     }
     for name, function in functions.items()
 })
+if settings.promotion is not None:
+    # The release this stack runs: a pull request previews it with this (.github/workflows/pull-request.yml).
+    pulumi.export("release", release.record.document())
 pulumi.export("alarm_topic", monitoring.topic_arn)
 pulumi.export("dashboard", monitoring.dashboard_name)

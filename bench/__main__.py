@@ -12,7 +12,10 @@ from bench import builds, cold_start, footprint, intervals, model_formats, progr
 from bench.world import ROOT, world
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0]).parse_args(argv)
     sections = []
     print("footprint …", flush=True)
     sizes = footprint.measure()

@@ -1,4 +1,5 @@
-"""DataPlane: the data/model bucket, the predictions table, and the legacy bucket's one writable prefix."""
+"""DataPlane: the data/model bucket, the predictions table, and (when the stack has one) the legacy bucket's
+one writable prefix."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from common.contract import DRY_RUN_ITEM, DRY_RUN_MARKERS, AccessProfile
+from common.contract import DRY_RUN_ITEM, DRY_RUN_MARKERS, LEGACY_PREFIX, AccessProfile
 from components.errors import ComponentError
 from components.iam import PolicyStatement
 from components.limits import S3_BUCKET_NAME
@@ -24,9 +25,6 @@ class DataPlaneArgs:
     bucket_name: pulumi.Input[str]
     """Physical name of the data bucket (global: include account and region)."""
     table_name: str
-    legacy_bucket: str
-    """An existing bucket owned elsewhere: looked up, never managed or deleted by this stack."""
-    legacy_prefix: str
     protect: bool
     """Production: `protect` on both buckets, every child of theirs (versioning, encryption, policies,
     lifecycle, logging, ownership, public-access block) and the table; table deletion protection; no
@@ -35,6 +33,11 @@ class DataPlaneArgs:
     """Overwritten or deleted object versions (old `latest.json` pointers, replaced models) expire after this."""
     access_log_days: int = 365
     """S3 server access logs of the data bucket (who read or changed a model, and when) are kept this long."""
+    legacy_bucket: str | None = None
+    """An existing bucket owned elsewhere: looked up, never managed or deleted by this stack. None: no
+    lookup, and no workload is granted anything outside the data bucket and table."""
+    legacy_prefix: str = LEGACY_PREFIX
+    """The one prefix of `legacy_bucket` a workload with `legacy_write` may write."""
 
 
 class DataPlane(pulumi.ComponentResource):
@@ -44,8 +47,8 @@ class DataPlane(pulumi.ComponentResource):
 
     bucket: aws.s3.Bucket
     table: aws.dynamodb.Table
-    legacy: pulumi.Output
-    """The mobile app's bucket, looked up (`aws.s3.get_bucket`): never managed here."""
+    legacy: pulumi.Output | None
+    """The mobile app's bucket, looked up (`aws.s3.get_bucket`): never managed here. None without one."""
     bucket_owner: pulumi.Output[str]
     """The account that owns the data bucket (S3 notifications are allowed for it only)."""
     args: DataPlaneArgs
@@ -69,7 +72,9 @@ class DataPlane(pulumi.ComponentResource):
             deletion_protection_enabled=args.protect,
             opts=stateful,
         )
-        legacy = aws.s3.get_bucket_output(bucket=args.legacy_bucket, opts=pulumi.InvokeOutputOptions(parent=self))
+        legacy = None if args.legacy_bucket is None else aws.s3.get_bucket_output(
+            bucket=args.legacy_bucket, opts=pulumi.InvokeOutputOptions(parent=self),
+        )
         self.bucket_owner = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
         self.bucket, self.table, self.legacy, self.args = bucket, table, legacy, args
@@ -78,7 +83,7 @@ class DataPlane(pulumi.ComponentResource):
             "bucket_arn": bucket.arn,
             "table_name": table.name,
             "table_arn": table.arn,
-            "legacy_bucket_arn": legacy.arn,
+            **({"legacy_bucket_arn": legacy.arn} if legacy is not None else {}),
         })
 
     def _data_bucket(self, name: str, args: DataPlaneArgs) -> aws.s3.Bucket:
@@ -172,11 +177,11 @@ class DataPlane(pulumi.ComponentResource):
 
     def statements(self, access: AccessProfile) -> tuple[PolicyStatement, ...]:
         """Least-privilege access for one workload: objects under the given prefixes, the named table
-        actions, and PutObject under the legacy prefix only. ListBucket is granted on the data bucket
+        actions, and PutObject under the legacy prefix only (nothing there without a legacy bucket). ListBucket is granted on the data bucket
         because without it S3 answers 403 instead of 404 for a missing key, and the workloads must
         tell "no model yet" from "access denied"."""
         read_prefixes, write_prefixes = access.read_prefixes, access.write_prefixes
-        table_actions, legacy_write = access.table_actions, access.legacy_write
+        table_actions, legacy_write = access.table_actions, access.legacy_write and self.legacy is not None
         statements = [PolicyStatement("ListDataBucket", ("s3:ListBucket",), (self.bucket.arn,))]
         if read_prefixes:
             statements.append(PolicyStatement(
@@ -256,7 +261,7 @@ def _validate(args: DataPlaneArgs) -> None:
         raise DataPlaneError("bucket-name", f"bucket_name must be a valid S3 bucket name (3-63 lowercase characters), got {args.bucket_name!r}")
     if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", args.table_name):
         raise DataPlaneError("table-name", f"table_name must be 3-255 letters, digits, '_', '-' or '.', got {args.table_name!r}")
-    if not S3_BUCKET_NAME.match(args.legacy_bucket):
+    if args.legacy_bucket is not None and not S3_BUCKET_NAME.match(args.legacy_bucket):
         raise DataPlaneError("bucket-name", f"legacy_bucket must be a valid S3 bucket name, got {args.legacy_bucket!r}")
     if not args.legacy_prefix.endswith("/") or args.legacy_prefix.startswith("/"):
         raise DataPlaneError("legacy-prefix", f"legacy_prefix must end with '/' and not start with one, got {args.legacy_prefix!r}")

@@ -16,6 +16,7 @@ from components import cron
 from components.errors import ComponentError, check_range
 from components.iam import PolicyStatement, RoleOptions, policy_document, service_trust_policy
 from components.image import LambdaImage
+from components.promoted_image import PromotedImage
 from components.queues import dead_letter_queue
 from components.limits import (
     EPHEMERAL_STORAGE_MB,
@@ -50,9 +51,9 @@ class ContainerFunctionArgs:
 
     function_name: str
     """Physical name, e.g. `commodity-forecasts-dev-corn`."""
-    image: LambdaImage | None = None
-    """The build to run (required by the component); its digest URI and architecture are used together,
-    so they cannot disagree."""
+    image: LambdaImage | PromotedImage | None = None
+    """The image to run (required by the component): this stack's build, or the tested digest a promoting stack
+    runs; its digest URI and architecture are used together, so they cannot disagree."""
     description: str = ""
     memory_mb: int = MEMORY_MB.default
     timeout_seconds: int = TIMEOUT_SECONDS.default
@@ -324,7 +325,7 @@ def _validate(args: ContainerFunctionArgs) -> list[tuple[str, str]]:
     if not FUNCTION_NAME.match(name):
         raise FunctionError("function-name", f"function_name must be 1-{MAX_FUNCTION_NAME} letters, digits, hyphens or underscores, got {name!r}")
     if args.image is None:
-        raise FunctionError("image-required", f"{name}: image is required (a LambdaImage)")
+        raise FunctionError("image-required", f"{name}: image is required (a LambdaImage or a PromotedImage)")
     for limit in FUNCTION_RANGES:
         check_range(FunctionError, limit, getattr(args, limit.name), where=f"{name}: {limit.name}")
     if args.pinned_version is not None and args.pinned_version < 1:

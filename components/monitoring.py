@@ -87,6 +87,9 @@ class MonitoredFunction:
     business_dimensions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Dimensions of the workload's EMF metrics (e.g. commodity, service); empty for functions
     that emit no PredictionsWritten / ModelAgeDays."""
+    legacy_feed: bool = True
+    """With business dimensions: the function writes the mobile app's document and counts LegacyWriteFailures
+    (alarmed as `legacy-feed`). False for a stack without a legacy bucket."""
     price_feed: "PriceFeedWatch | None" = None
     """The function is the price feed: watch each commodity's new closes and the files it refuses."""
 
@@ -340,10 +343,11 @@ def _alarms_for(monitored: MonitoredFunction, args: MonitoringArgs) -> list[_Ala
             args.metrics_namespace, MetricNames.MODEL_AGE_DAYS, dims, "Maximum", thresholds.model_age_days, "GreaterThanThreshold",
             period=3600,
         ))
-        alarms.append(_Alarm(
-            "legacy-feed", "The mobile app's document could not be written: the app keeps showing an older forecast.",
-            args.metrics_namespace, MetricNames.LEGACY_WRITE_FAILURES, dims, "Sum", 0, "GreaterThanThreshold",
-        ))
+        if monitored.legacy_feed:
+            alarms.append(_Alarm(
+                "legacy-feed", "The mobile app's document could not be written: the app keeps showing an older forecast.",
+                args.metrics_namespace, MetricNames.LEGACY_WRITE_FAILURES, dims, "Sum", 0, "GreaterThanThreshold",
+            ))
     return alarms
 
 
@@ -418,7 +422,8 @@ def dashboard_body(args: MonitoringArgs, alarm_arns: Sequence[pulumi.Input[str]]
                 [args.metrics_namespace, MetricNames.PREDICTED_CHANGE_PCT, *dims],
                 [args.metrics_namespace, MetricNames.MODEL_AGE_DAYS, *dims, {"yAxis": "right"}],
                 [args.metrics_namespace, MetricNames.PREDICTIONS_WRITTEN, *dims, {"stat": "Sum"}],
-                [args.metrics_namespace, MetricNames.LEGACY_WRITE_FAILURES, *dims, {"stat": "Sum", "label": "app feed write failures"}],
+                *([[args.metrics_namespace, MetricNames.LEGACY_WRITE_FAILURES, *dims, {"stat": "Sum", "label": "app feed write failures"}]]
+                  if monitored.legacy_feed else []),
             ]))
         row.append(_metric_widget(f"{monitored.name}: dead-letter queues", region, "Maximum", dlqs))
         width = 24 // len(row)

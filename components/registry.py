@@ -26,8 +26,26 @@ PUSH_ACTIONS = ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart"
 """What writes a repository's content: every push (layers, manifests, the cache tag and every other tag)
 and every deletion or untagging. Only the stack's pushers may; the lifecycle policy is ECR's own and is
 not subject to the repository policy."""
+CONSUMER_READS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages", "ecr:DescribeImageScanFindings")
+"""What a cross-account puller's deploy role reads: the image (Lambda checks the caller can read the image it
+creates a function from), its tags and its scan (the puller's scan gate)."""
+CONSUMER_TAGGING = ("ecr:PutImage", "ecr:BatchDeleteImage")
+"""What it writes: its own protected tags (PutImage of an existing manifest under a new tag, and removing them)."""
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+_FUNCTION_ARNS = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+\*?$")
 _REPOSITORY_NAME = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class CrossAccountPuller:
+    """A stack in another account whose functions run this repository's images (promotion by pull)."""
+
+    deploy_role_arn: str
+    """Its deploy role: reads the images and scans, and keeps the protected tags of the images its versions run
+    (it must also be among the pushers, or the push restriction denies it the tagging)."""
+    function_arns: str
+    """ARN pattern of its functions (`arn:aws:lambda:<region>:<account>:function:<prefix>-*`): Lambda pulls for
+    these only (`aws:sourceArn`)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,10 @@ class EcrRepositoryArgs:
     """IAM role ARNs that alone may push, retag, untag or delete (`PUSH_ACTIONS`): the stack's deploy role, and
     whatever brings tested digests into the repository (the promotion issue). Every other principal is denied,
     by `aws:PrincipalArn` (an assumed role's session is judged as its role). Empty: no such restriction."""
+    cross_account_pullers: tuple[CrossAccountPuller, ...] = ()
+    """Stacks in other accounts that run these images (promotion by pull): Lambda may pull for their functions,
+    their deploy roles may read and tag (Lambda's guide, "Amazon ECR permissions": cross-account images need
+    both the account's principal and the Lambda service principal in the repository policy)."""
 
 
 def lifecycle_policy(untagged_expire_days: int, keep_release_images: int) -> dict:
@@ -154,7 +176,7 @@ class EcrRepository(pulumi.ComponentResource):
     def _policy(self, name: str, args: EcrRepositoryArgs, repository: aws.ecr.Repository) -> aws.ecr.RepositoryPolicy | None:
         """One policy for both statements (a repository has one policy). Renamed from `-lambda-pull` when it
         gained the push restriction: the alias keeps it the same resource."""
-        document = repository_policy(args.lambda_source_arn, args.pushers)
+        document = repository_policy(args.lambda_source_arn, args.pushers, args.cross_account_pullers)
         if document is None:
             return None
         return aws.ecr.RepositoryPolicy(
@@ -165,11 +187,13 @@ class EcrRepository(pulumi.ComponentResource):
         )
 
 
-def repository_policy(lambda_source_arn: pulumi.Input[str] | None, pushers: tuple[pulumi.Input[str], ...]) -> dict | None:
+def repository_policy(
+    lambda_source_arn: pulumi.Input[str] | None, pushers: tuple[pulumi.Input[str], ...], pullers: tuple[CrossAccountPuller, ...] = (),
+) -> dict | None:
     """Lambda pulls for the stack's functions only (service principal, `aws:SourceArn`); nobody but the
     pushers writes. The deny names the pushers by `aws:PrincipalArn` rather than `NotPrincipal`: with
     NotPrincipal an assumed-role session must be listed by its session ARN too (IAM's NotPrincipal page)."""
-    statements: list[dict] = []
+    statements: list[dict] = _puller_statements(pullers)
     if lambda_source_arn is not None:
         statements.append({
             "Sid": "LambdaPullForOurFunctions",
@@ -189,6 +213,26 @@ def repository_policy(lambda_source_arn: pulumi.Input[str] | None, pushers: tupl
     return {"Version": "2012-10-17", "Statement": statements} if statements else None
 
 
+def _puller_statements(pullers: tuple[CrossAccountPuller, ...]) -> list[dict]:
+    if not pullers:
+        return []
+    return [
+        {
+            "Sid": "LambdaPullForConsumerFunctions",
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Condition": {"StringLike": {"aws:sourceArn": [puller.function_arns for puller in pullers]}},
+        },
+        {
+            "Sid": "ConsumerDeployRolesReadAndKeepTheirTags",
+            "Effect": "Allow",
+            "Principal": {"AWS": [puller.deploy_role_arn for puller in pullers]},
+            "Action": [*CONSUMER_READS, *CONSUMER_TAGGING],
+        },
+    ]
+
+
 class RegistryError(ComponentError):
     """An EcrRepository's inputs were refused."""
 
@@ -202,6 +246,13 @@ def _validate(args: EcrRepositoryArgs) -> None:
         )
     for limit in (ECR_UNTAGGED_EXPIRE_DAYS, ECR_KEEP_RELEASE_IMAGES):
         check_range(RegistryError, limit, getattr(args, limit.name), where=limit.name)
+    for puller in args.cross_account_pullers:
+        if not _ROLE_ARN.match(puller.deploy_role_arn) or not _FUNCTION_ARNS.match(puller.function_arns):
+            raise RegistryError("puller", f"cross_account_pullers need a role ARN and a function ARN pattern, got {puller}")
+        if puller.deploy_role_arn not in args.pushers:
+            raise RegistryError(
+                "puller-not-pusher",
+                f"{puller.deploy_role_arn} pulls cross-account and keeps protected tags here: it must be among the pushers too")
     for pusher in args.pushers:
         if isinstance(pusher, str) and not _ROLE_ARN.match(pusher):
             raise RegistryError("pusher", f"pushers must be IAM role ARNs (arn:aws:iam::<account>:role/<path/><name>), got {pusher!r}")

@@ -46,7 +46,7 @@ class Context:
 
 
 def main() -> int:
-    settings = settings_from_config(stack_config(ROOT, "dev"), stack="dev")
+    settings = settings_from_config(stack_config(ROOT, "dev"), stack="dev", project_dir=ROOT)
     names = stack_names(settings)
     trainer = next(f for f in settings.functions if f.image == "trainer")
     predictors = [f for f in settings.functions if f.image == "predictor"]

@@ -1,4 +1,5 @@
-"""A local AWS on loopback (moto's server) holding the data plane the dev stack declares.
+"""A local AWS on loopback (moto's server) holding the data plane the dev stack declares; its ECR keeps
+layer bytes and serves them (demo/ecr_emulation.py), so an image can be copied by digest through ECR's API.
 
 Used by `make demo` and by the workload tests: same names, same layout, real HTTP calls through
 boto3, no account.
@@ -17,6 +18,7 @@ from common.environment import WorkloadEnvironment
 from common.schema import to_csv
 from common.storage import price_key
 from stack_config import Settings
+from demo import ecr_emulation
 from demo.prices import generate
 
 ACCOUNT_ID = "123456789012"
@@ -42,6 +44,7 @@ class Emulator:
         self.endpoint = ""
 
     def __enter__(self) -> "Emulator":
+        ecr_emulation.enable()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
@@ -71,7 +74,7 @@ class Emulator:
 def create_data_plane(emulator: Emulator, names: WorkloadEnvironment) -> None:
     """Buckets (versioned, encrypted) and the predictions table (commodity + effective date)."""
     s3 = emulator.client("s3")
-    for bucket in (names.data_bucket, names.legacy_bucket):
+    for bucket in filter(None, (names.data_bucket, names.legacy_bucket)):
         kwargs = {} if emulator.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": emulator.region}}
         s3.create_bucket(Bucket=bucket, **kwargs)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})

@@ -35,6 +35,11 @@ from stack_config.model import FunctionSettings, ImageSettings
 from stack_config.reader import Doc, Reader, SettingsError, doc_of, show, unknown_key_message
 from stack_config.tool_settings import expected_duration
 
+ADDING_A_COMMODITY = (
+    " (the list is COMMODITIES in images/common/contract.py, part of the images: README, \"Adding a commodity\")"
+)
+"""What a refusal of an unknown commodity adds: where the list lives and how to extend it."""
+
 NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
 NAME_TEXT = "lowercase letters, digits and hyphens"
 FUNCTION_DEFAULTS = "function_defaults"
@@ -252,6 +257,7 @@ def _check_workload_event(function: FunctionSettings) -> None:
         if commodity not in COMMODITIES:
             raise SettingsError(
                 f"functions[{function.name}].event.commodity must be one of {', '.join(COMMODITIES)}, got {show(commodity)}"
+                f"{ADDING_A_COMMODITY if isinstance(commodity, str) else ''}"
             )
 
 

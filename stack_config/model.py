@@ -19,11 +19,14 @@ from common.contract import (
     AccessProfile,
 )
 from common.environment import WorkloadEnvironment
+from components.account_registry import Replication, ReplicationSource
 from components.function import ContainerFunctionArgs
 from components.limits import ECR_KEEP_RELEASE_IMAGES, ECR_UNTAGGED_EXPIRE_DAYS, LOG_RETENTION_DAYS_DEFAULT
 from components.monitoring import AlarmThresholds
+from components.registry import CrossAccountPuller
 from components.schedule import ScheduleArgs
 from stack_config import identities
+from stack_config.promotion import Consumer, Promotion
 from stack_config.tool_settings import EXPECTED_DURATION_SECONDS, CostSettings, DeliverySettings, RollbackSettings, ScanGateSettings
 
 PROJECT = "commodity-forecasts"
@@ -102,7 +105,7 @@ class WorkloadSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything one stack is configured with. `Pulumi.yaml` declares just the two required keys,
+    """Everything one stack is configured with. `Pulumi.yaml` declares just the one required key,
     because the CLI treats a declared key without a default as required."""
 
     project: str
@@ -113,8 +116,9 @@ class Settings:
     images: tuple[ImageSettings, ...]
     functions: tuple[FunctionSettings, ...]
     """In declared order, each with its effective schedule."""
-    legacy_bucket: str
-    """The mobile app's existing bucket: looked up, never managed; the stack may write only under `legacy_prefix`."""
+    legacy_bucket: str | None = None
+    """The mobile app's existing bucket: looked up, never managed; the stack may write only under `legacy_prefix`.
+    Unset: no legacy feed at all (no lookup, no grant, no write, no dry-run marker, no legacy-feed alarm)."""
     account_id: str | None = None
     """The one account the stack deploys to (`aws:allowedAccountIds`); the delivery tools need it."""
     protect: bool = True
@@ -153,8 +157,13 @@ class Settings:
     deploy role of this environment (stack_config/identities.py)."""
     registry_owner: bool = False
     """This stack owns its account and region's registry-level ECR configuration: enhanced continuous
-    scanning of every `commodity-forecasts/*` repository (and, with the promotion issue, replication).
-    Exactly one stack per account and region sets it (a test checks every stack file)."""
+    scanning of every `commodity-forecasts/*` repository, and for promotion across accounts the replication
+    configuration (in the source's account) or the registry policy letting the source replicate in (in the
+    promoting stack's). Exactly one stack per account and region sets it (a test checks every stack file)."""
+    promotion: Promotion | None = None
+    """Where this stack's images come from when it builds none (`promote_from`, `promotion`): stack_config/promotion.py."""
+    consumers: tuple[Consumer, ...] = ()
+    """The stacks in other accounts that promote from this one by replication or pull (read from their stack files)."""
 
     @property
     def name_prefix(self) -> str:
@@ -210,8 +219,41 @@ class Settings:
 
     @property
     def repository_prefix(self) -> str:
-        """Every repository of the project is `commodity-forecasts/<environment>/<image>`."""
-        return f"{self.project}/{self.environment}/"
+        """Every repository of the project is `commodity-forecasts/<environment>/<image>`; a stack promoted by
+        replication has its source's names (ECR keeps a replicated repository's name), in its own account."""
+        promotion = self.promotion
+        environment = promotion.source.environment if promotion is not None and promotion.mode == "replication" else self.environment
+        return f"{self.project}/{environment}/"
+
+    def repository_name(self, image: str) -> str:
+        return f"{self.repository_prefix}{image}"
+
+    @property
+    def owns_repositories(self) -> bool:
+        """Whether the stack keeps images in repositories of its own: not when its functions pull the source's."""
+        return self.promotion is None or self.promotion.owns_copies
+
+    @property
+    def cross_account_pullers(self) -> tuple[CrossAccountPuller, ...]:
+        """The stacks whose functions pull this stack's images from another account (promotion by pull)."""
+        return tuple(
+            CrossAccountPuller(c.deploy_role_arn(self.project), c.function_arns(self.project)) for c in self.consumers if c.mode == "pull"
+        )
+
+    @property
+    def replication(self) -> Replication | None:
+        """Where the registry replicates this stack's repositories (promotion by replication), if anywhere."""
+        accounts = tuple(sorted({c.account for c in self.consumers if c.mode == "replication"}))
+        return Replication(self.repository_prefix, accounts, self.region) if accounts else None
+
+    @property
+    def replication_sources(self) -> tuple[ReplicationSource, ...]:
+        """The account that replicates into this registry: the source's, when this stack promotes by replication."""
+        promotion = self.promotion
+        if promotion is None or promotion.mode != "replication" or self.account_id is None:
+            return ()
+        arns = f"arn:{identities.partition(self.region)}:ecr:{self.region}:{self.account_id}:repository/{self.repository_prefix}*"
+        return (ReplicationSource(promotion.source.account, self.repository_prefix, arns),)
 
     def function_name(self, function: FunctionSettings) -> str:
         return function.args.function_name

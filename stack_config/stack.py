@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -32,8 +33,8 @@ from components.limits import (
     S3_BUCKET_NAME,
 )
 from components.monitoring import AlarmThresholds
-from stack_config import plan, tool_settings
-from stack_config.functions import NAME, NAME_TEXT, StackDefaults, functions, images, price_feed_function
+from stack_config import plan, promotion, tool_settings
+from stack_config.functions import ADDING_A_COMMODITY, NAME, NAME_TEXT, StackDefaults, functions, images, price_feed_function
 from stack_config.identities import ROLE_ARN, ROLE_ARN_TEXT
 from stack_config.model import PROJECT, EcrSettings, Settings, WorkloadSettings
 from stack_config.reader import Doc, Reader, SettingsError, decode, doc_of, show
@@ -74,8 +75,9 @@ def stack_config(project_dir: str | Path, stack: str) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
 
 
-def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, stack: str) -> Settings:
-    """Validate namespaced config values (`<project>:<key>`, `aws:region`) into planned `Settings`."""
+def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, stack: str, project_dir: str | Path = ".") -> Settings:
+    """Validate namespaced config values (`<project>:<key>`, `aws:region`) into planned `Settings`. `project_dir`
+    holds the other stack files: a promoting stack's source, and the stacks that promote from this one."""
     _refuse_foreign_namespaces(values, project)
     own = {key.split(":", 1)[1]: value for key, value in values.items() if key.startswith(f"{project}:")}
     region = values.get("aws:region")
@@ -94,7 +96,9 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         "alarm_emails", list(Settings.alarm_emails), pattern=_EMAIL, pattern_text="an email address", doc=doc_of(Settings, "alarm_emails"),
     ))
     stagger_minutes = top.integer("stagger_minutes", Settings.stagger_minutes, minimum=1, maximum=720, doc=doc_of(Settings, "stagger_minutes"))
-    legacy_bucket = top.string("legacy_bucket", pattern=S3_BUCKET_NAME, pattern_text="an S3 bucket name", doc=doc_of(Settings, "legacy_bucket"))
+    legacy_bucket = top.optional_string(
+        "legacy_bucket", pattern=S3_BUCKET_NAME, pattern_text="an S3 bucket name", doc=doc_of(Settings, "legacy_bucket", default="unset (no legacy feed)"),
+    )
     legacy_prefix = top.string(
         "legacy_prefix", Settings.legacy_prefix, pattern=_PREFIX, pattern_text="a key prefix ending in '/'", doc=doc_of(Settings, "legacy_prefix"),
     )
@@ -106,6 +110,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
     delivery = tool_settings.delivery(top)
     rollback = tool_settings.rollback(top)
     deploy_role_arn, registry_owner = _registry(top)
+    promote_from, promotion_mode = promotion.read(top)
     found_images = images(top)
     defaults = StackDefaults(architecture, f"{project}-{environment}", log_retention_days, protect)
     found_functions = functions(top, found_images, defaults)
@@ -113,7 +118,7 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         "price_feed", True, doc=doc_of(Settings, "price_feed", default="`true`", allowed="true, false")) else None
     top.finish()
     _check_derived_bucket_name(project, environment, str(region))
-    return Settings(
+    settings = Settings(
         project=project,
         stack=stack,
         environment=environment,
@@ -139,7 +144,34 @@ def settings_from_config(values: Mapping[str, Any], *, project: str = PROJECT, s
         rollback=rollback,
         deploy_role_arn=deploy_role_arn,
         registry_owner=registry_owner,
+        consumers=promotion.consumers(project_dir, stack, project),
     )
+    if promote_from is None:
+        return settings
+    return replace(settings, promotion=_promotion(settings, promote_from, promotion_mode, Path(project_dir)))
+
+
+def _promotion(settings: Settings, source_name: str, mode: str, project_dir: Path) -> promotion.Promotion:
+    """The source as its own file configures it, checked against this stack (stack_config/promotion.py)."""
+    path = project_dir / f"Pulumi.{source_name}.yaml"
+    if source_name != settings.stack and not path.is_file():
+        raise SettingsError(f"{promotion.PROMOTE_FROM}: {source_name!r} has no stack file ({path.name} does not exist)")
+    values = stack_config(project_dir, source_name) if source_name != settings.stack else {}
+    chained = f"{settings.project}:{promotion.PROMOTE_FROM}" in values
+    source = settings if chained or source_name == settings.stack else settings_from_config(
+        values, project=settings.project, stack=source_name, project_dir=project_dir)
+    promotion.check(
+        _side(settings), replace(_side(source), stack=source_name), mode, source_promotes=chained,
+        build_args={image.name: image.build_args for image in settings.images},
+    )
+    assert source.account_id is not None  # promotion.check refuses a source without one
+    return promotion.Promotion(
+        promotion.Source(source.stack, source.environment, source.region, source.account_id, source.image_builds()), mode,
+    )
+
+
+def _side(settings: Settings) -> promotion.Stack:
+    return promotion.Stack(settings.stack, settings.region, settings.account_id, settings.registry_owner, settings.image_builds())
 
 
 def lambda_regions() -> set[str]:
@@ -225,7 +257,7 @@ def _workload(top: Reader) -> WorkloadSettings:
     for commodity, name in names.items():
         if commodity not in COMMODITIES:
             raise SettingsError(
-                f"legacy_file_names: {commodity!r} is not a supported commodity ({', '.join(COMMODITIES)})"
+                f"legacy_file_names: {commodity!r} is not a supported commodity ({', '.join(COMMODITIES)}){ADDING_A_COMMODITY}"
             )
         if not LEGACY_FILE_NAME.match(name):
             raise SettingsError(f"legacy_file_names.{commodity} must be 1-64 letters, digits, '-' or '_', got {name!r}")

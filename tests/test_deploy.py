@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 
+from common.contract import PRICE_FEED
 from demo.emulator import Emulator
 from tests.conftest import ROOT, logical_name
 
@@ -147,3 +148,109 @@ def test_without_show_sames_an_unchanged_stack_would_look_imageless(dev_graph, t
         shown = subprocess.run([str(FAKE / "pulumi"), "preview", "--json", *flags], env=env, capture_output=True, text=True, check=True).stdout
         found = subprocess.run([sys.executable, "-m", "tools.image_targets"], input=shown, capture_output=True, text=True, cwd=ROOT, check=True)
         assert len(found.stdout.split()) == expected
+
+
+# --- build once, promote the tested digests: dev writes its release record, prod copies and runs it ---------
+
+PROD_STACK_URN = "urn:pulumi:prod::commodity-forecasts::pulumi:pulumi:Stack::commodity-forecasts-prod"
+
+
+@pytest.fixture
+def released(emulator):
+    """dev's images pushed as a build pushes them (real blobs, scanned), dev's functions on them, and prod's
+    repositories and functions as prod's targeted and full updates leave them (functions on prod's copies)."""
+    from tests.ecr_images import push
+
+    emulator.reset()
+    ecr, lam = emulator.client("ecr"), emulator.client("lambda")
+    role = emulator.client("iam").create_role(RoleName="function", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    digests = {}
+    for environment in ("dev", "prod"):
+        for image in ("predictor", "trainer"):
+            ecr.create_repository(repositoryName=f"commodity-forecasts/{environment}/{image}", imageScanningConfiguration={"scanOnPush": True})
+    for image in ("predictor", "trainer"):
+        digests[image] = push(ecr, f"commodity-forecasts/dev/{image}", image)[0]
+    for environment in ("dev", "prod"):
+        for name, image in (("corn", "predictor"), ("wheat", "predictor"), ("soybeans", "predictor"), ("trainer", "trainer"),
+                            (PRICE_FEED, "predictor")):
+            function = f"commodity-forecasts-{environment}-{name}"
+            uri = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/commodity-forecasts/{environment}/{image}@{digests[image]}"
+            lam.create_function(FunctionName=function, Role=role, PackageType="Image", Publish=True, Architectures=["arm64"], Code={"ImageUri": uri})
+            lam.create_alias(FunctionName=function, Name="live", FunctionVersion="1")
+    return digests
+
+
+def run_deploy(stack: str, tmp_path, emulator, plan: dict, **extra_env) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+    (tmp_path / f"{stack}-preview.json").write_text(json.dumps(plan))
+    env = {
+        **os.environ, **emulator.environment, "PATH": f"{FAKE}{os.pathsep}{os.environ['PATH']}", "PYTHON": sys.executable,
+        "FAKE_PULUMI_LOG": str(tmp_path / f"{stack}-calls.jsonl"), "FAKE_PULUMI_PREVIEW": str(tmp_path / f"{stack}-preview.json"),
+        "FAKE_PULUMI_IMAGES": str(tmp_path / "images.json"), **extra_env,
+    }
+    done = subprocess.run(["bash", str(ROOT / "tools" / "deploy.sh"), stack], env=env, capture_output=True, text=True, timeout=300)
+    log = tmp_path / f"{stack}-calls.jsonl"
+    return done, [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def prod_preview(prod_graph) -> dict:
+    steps = [{"op": "same", "urn": PROD_STACK_URN}]
+    steps += [{"op": "same", "urn": r.urn, "newState": {"type": r.type, "urn": r.urn}} for r in prod_graph.resources]
+    return {"steps": steps, "diagnostics": [], "changeSummary": {}}
+
+
+def test_dev_records_its_release_and_prod_promotes_it_without_building(dev_graph, prod_graph, released, emulator, tmp_path):
+    (tmp_path / "images.json").write_text(json.dumps({
+        f"{image}-arm64": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/commodity-forecasts/dev/{image}@{digest}"
+        for image, digest in released.items()}))
+    record = tmp_path / "release.json"
+    done, calls = run_deploy("dev", tmp_path, emulator, preview(dev_graph, lambda r: "same"), COMMODITY_FORECASTS_RELEASE=str(record))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "deploy: 6/6 release record" in done.stdout
+    written = json.loads(record.read_text())
+    assert {i["image"]: i["digest"] for i in written["images"]} == released
+    assert {i["scan"]["verdict"] for i in written["images"]} == {"pass"}
+
+    done, calls = run_deploy("prod", tmp_path, emulator, prod_preview(prod_graph), COMMODITY_FORECASTS_RELEASE=str(record))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert [call[:1] for call in calls] == [["preview"], ["up"], ["up"]], "no stack output read: the record says what prod runs"
+    assert not [call for call in calls if call[0] == "docker"], "prod builds nothing: no registry login"
+    assert targets(calls[1]) == sorted([
+        "predictor", "predictor-repo", "predictor-lifecycle", "predictor-policy", "trainer", "trainer-repo", "trainer-lifecycle",
+        "trainer-policy", "predictor-arm64", "trainer-arm64"]), "step 1 creates prod's repositories; no build exists"
+    assert done.stdout.count("copied into commodity-forecasts/prod/") == 2
+    assert "scan gate: pass - 2 image(s)" in done.stdout, "the gate judges prod's copies"
+    assert "protected images: 2 in 2 repository(ies)" in done.stdout and "commodity-forecasts-prod-trainer live (version 1): Active" in done.stdout
+    assert "6/6" not in done.stdout, "a promoting stack writes no release record"
+    ecr = emulator.client("ecr")
+    for image, digest in released.items():
+        [detail] = ecr.describe_images(repositoryName=f"commodity-forecasts/prod/{image}", imageIds=[{"imageDigest": digest}])["imageDetails"]
+        assert f"release-arm64-promoted-{digest.removeprefix('sha256:')}" in detail["imageTags"]
+
+
+def test_prod_without_a_record_changes_nothing(released, emulator, tmp_path):
+    done, calls = run_deploy("prod", tmp_path, emulator, {"steps": []})
+    assert done.returncode == 1 and calls == []
+    assert "prod promotes (copy) and builds nothing: set COMMODITY_FORECASTS_RELEASE" in done.stderr
+
+
+def test_a_record_whose_digest_did_not_pass_stops_prod_before_any_function_moves(prod_graph, released, emulator, tmp_path):
+    from tools.program_graph import release_of
+
+    record = json.loads(release_of(run_stack_dev(), "dev").to_json())
+    for image in record["images"]:
+        image["digest"] = released[image["image"]]
+        image["scan"] = {**image["scan"], "verdict": "blocked", "blocking": ["CVE-2026-0001"]}
+    for function in record["functions"]:
+        function["digest"] = released[function["image"]]
+    (tmp_path / "release.json").write_text(json.dumps(record))
+    done, calls = run_deploy("prod", tmp_path, emulator, prod_preview(prod_graph), COMMODITY_FORECASTS_RELEASE=str(tmp_path / "release.json"))
+    assert done.returncode == 1
+    assert "did not pass dev's scan gate (blocked: CVE-2026-0001)" in done.stderr
+    assert [call[:1] for call in calls] == [["preview"], ["up"]], "the full update never runs"
+    assert not emulator.client("ecr").describe_images(repositoryName="commodity-forecasts/prod/predictor")["imageDetails"], "nothing copied"
+
+
+def run_stack_dev():
+    from tools.program_graph import run_stack
+
+    return run_stack("dev")

@@ -120,6 +120,7 @@ def test_what_it_cannot_decide_exits_2(emulator, tmp_path):
     (tmp_path / "a.csv").write_text(to_csv(generate("corn", date(2019, 1, 31))))
     missing_bucket = run(emulator, str(tmp_path / "a.csv"))
     assert missing_bucket.returncode == 2 and "NoSuchBucket" in missing_bucket.stderr
+    assert "s3://commodity-forecasts-dev-data-123456789012-us-east-1/prices/: NoSuchBucket" in missing_bucket.stderr, "the bucket is named"
     no_file = run(emulator, str(tmp_path / "none.csv"))
     assert no_file.returncode == 2 and "none.csv does not exist" in no_file.stderr
 

@@ -181,3 +181,30 @@ def test_help_documents_every_exit_code(capsys):
     text = capsys.readouterr().out
     for phrase in ("0 the images may ship", "1 blocking findings", "2 the gate could not decide", "no AWS credentials", "--images-json"):
         assert phrase in " ".join(text.split()), phrase
+
+
+def test_the_verdict_on_each_image_is_kept_for_the_release_record(tmp_path):
+    """pass, blocked (with the finding ids) and undecided (with the reason), by image URI, merged into the file."""
+    from tools.scan_gate import read_verdicts, write_verdicts
+
+    outcomes = {}
+    for responses in ([complete(finding("CVE-1", "LOW"))], [complete(finding("CVE-2", "CRITICAL"))], ["ServerException"]):
+        client = boto3.client("ecr", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        verdicts: dict = {}
+        with Stubber(client) as stubber:
+            for response in responses:
+                if isinstance(response, str):
+                    stubber.add_client_error("describe_image_scan_findings", service_error_code=response, expected_params=REQUEST)
+                else:
+                    stubber.add_response("describe_image_scan_findings", response, REQUEST)
+            status = run([URI], ScanGateSettings(), client_for=lambda region: client, today=TODAY, out=io.StringIO(), verdicts=verdicts)
+        outcomes[status] = verdicts[URI]
+    assert (outcomes[0].verdict, outcomes[0].blocking) == ("pass", ())
+    assert (outcomes[1].verdict, outcomes[1].blocking) == ("blocked", ("CVE-2",))
+    assert outcomes[2].verdict == "undecided" and "ServerException" in outcomes[2].reason
+    path = tmp_path / "verdicts.json"
+    write_verdicts(path, {URI: outcomes[1]})
+    other = URI.replace("predictor", "trainer")
+    write_verdicts(path, {other: outcomes[0]})
+    assert read_verdicts(path) == {URI: outcomes[1], other: outcomes[0]}
+    assert all(v.checked == TODAY.isoformat() and v.severity_threshold == "CRITICAL" for v in outcomes.values())

@@ -356,7 +356,8 @@ def test_a_predictor_must_name_a_commodity_the_workload_forecasts():
     del corn(config)["event"]
     refuse(config, "functions[corn].event.commodity must be one of corn, wheat, soybeans, got null")
     corn(config)["event"] = {"commodity": "oats"}
-    refuse(config, "functions[corn].event.commodity must be one of corn, wheat, soybeans, got 'oats'")
+    refuse(config, "functions[corn].event.commodity must be one of corn, wheat, soybeans, got 'oats' (the list is COMMODITIES in "
+                   "images/common/contract.py, part of the images: README, \"Adding a commodity\")")
 
 
 def test_an_image_without_an_access_profile_is_refused():
@@ -391,7 +392,8 @@ def test_legacy_file_names_name_supported_commodities_and_safe_file_names():
     config[f"{P}:legacy_file_names"] = {"soybeans": "soybean"}
     assert dict(settings_from_config(config, stack="dev").workload.legacy_file_names) == {"soybeans": "soybean"}
     config[f"{P}:legacy_file_names"] = {"oats": "oats"}
-    refuse(config, "legacy_file_names: 'oats' is not a supported commodity (corn, wheat, soybeans)")
+    refuse(config, "legacy_file_names: 'oats' is not a supported commodity (corn, wheat, soybeans) (the list is COMMODITIES in "
+                   "images/common/contract.py, part of the images: README, \"Adding a commodity\")")
     config[f"{P}:legacy_file_names"] = {"corn": "../corn"}
     refuse(config, "legacy_file_names.corn must be 1-64 letters, digits, '-' or '_', got '../corn'")
 

@@ -50,14 +50,18 @@ def test_only_this_stacks_functions_may_pull_images(graph):
         )
 
 
-def test_every_image_has_one_platform_is_pushed_and_exported_by_digest(graph):
-    builds = graph.of_type(IMAGE)
+def test_every_image_has_one_platform_is_pushed_and_exported_by_digest(dev_graph):
+    """dev builds; prod builds nothing (tests/test_promotion.py: it runs dev's tested digests)."""
+    builds = dev_graph.of_type(IMAGE)
     assert sorted(logical_name(b.name) for b in builds) == ["predictor-arm64-build", "trainer-arm64-build"], (
         "functions running the same code share one build per architecture"
     )
     for build in builds:
         assert build.inputs["platforms"] == ["linux/arm64"], f"{build.urn}: exactly one platform"
         assert build.inputs["push"] is True, f"{build.urn}: must push"
+
+
+def test_every_image_is_exported_by_digest(graph):
     for name, uri in graph.outputs["images"].items():
         assert re.fullmatch(r"\d{12}\.dkr\.ecr\.us-east-1\.amazonaws\.com/[a-z0-9/-]+@sha256:[0-9a-f]{64}", uri), (
             f"{name}: image URI must be pinned by digest, got {uri}"
@@ -216,14 +220,18 @@ def test_dev_and_prod_differ_exactly_as_configured(dev_graph, prod_graph):
     # A build is named after its content, which includes its repository's (per-environment) name.
     dev = {(r.type, logical_name(r.name)): r for r in dev_graph.resources}
     prod = {(r.type, logical_name(r.name)): r for r in prod_graph.resources}
-    only_prod = sorted(name for _, name in set(prod) - set(dev))
-    only_dev = sorted(name for _, name in set(dev) - set(prod))
-    assert only_dev == ["registry", "registry-scanning"], "dev alone owns the account's registry configuration"
-    dev = {key: resource for key, resource in dev.items() if key[1] not in only_dev}
+    only_prod = sorted(f"{t.split(':')[-1]} {name}" for t, name in set(prod) - set(dev))
+    only_dev = sorted(f"{t.split(':')[-1]} {name}" for t, name in set(dev) - set(prod))
+    assert only_dev == [
+        "AccountRegistry registry", "Image predictor-arm64-build", "Image trainer-arm64-build",
+        "LambdaImage predictor-arm64", "LambdaImage trainer-arm64", "RegistryScanningConfiguration registry-scanning",
+    ], "dev alone owns the account's registry configuration, and alone builds"
+    dev = {key: resource for key, resource in dev.items() if key in prod}
     assert only_prod == sorted(
-        [f"{p}-scaling" for p in PREDICTORS] + [f"{p}-{w}-0" for p in PREDICTORS for w in ("warm", "cool")]
-        + [f"monitoring-{p}-spillover" for p in PREDICTORS]
-    ), "prod adds only the schedule-aligned concurrency resources and their spillover alarms"
+        [f"Target {p}-scaling" for p in PREDICTORS] + [f"ScheduledAction {p}-{w}-0" for p in PREDICTORS for w in ("warm", "cool")]
+        + [f"MetricAlarm monitoring-{p}-spillover" for p in PREDICTORS]
+        + ["PromotedImage predictor-arm64", "PromotedImage trainer-arm64"]
+    ), "prod adds the schedule-aligned concurrency resources and their spillover alarms, and runs promoted images"
     differences = {}
     for key in dev:
         paths = _differences(

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("what", choices=("template", "trust"))
     parser.add_argument("--repository", required=True, help="the GitHub repository, OWNER/NAME, whose workflows assume the roles")
     parser.add_argument("stacks", nargs="*", help="stack names (default: every Pulumi.<stack>.yaml)")
-    options = parser.parse_args(argv)
+    options = parser.parse_intermixed_args(argv)
 
     def run() -> None:
         from tools.cost import stacks_in

@@ -20,7 +20,7 @@ class CannotDecide(Exception):
 
 def stack_settings(stack: str, root: Path = ROOT) -> Settings:
     try:
-        return settings_from_config(stack_config(root, stack), stack=stack)
+        return settings_from_config(stack_config(root, stack), stack=stack, project_dir=root)
     except FileNotFoundError:
         raise CannotDecide(f"unknown stack {stack!r}: {root / f'Pulumi.{stack}.yaml'} does not exist") from None
     except SettingsError as error:

@@ -3,7 +3,8 @@ stdin; with `--errors`, the preview's error diagnostics instead (what a failed p
 
 `tools/deploy.sh` passes the URNs to `pulumi up --target …` so images are pushed (and scanned) before
 any function is pointed at them. The registry's scanning configuration is among them: on a first
-deployment enhanced scanning must be on before the first push, or the gate would judge a basic scan.
+deployment enhanced scanning must be on before the first push, or the gate would judge a basic scan. A
+promoting stack's PromotedImage references are too (they hold nothing; their outputs follow the repositories').
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 IMAGE_COMPONENTS = (
     "commodity-forecasts:registry:EcrRepository", "commodity-forecasts:image:LambdaImage",
-    "commodity-forecasts:account_registry:AccountRegistry",
+    "commodity-forecasts:account_registry:AccountRegistry", "commodity-forecasts:promoted_image:PromotedImage",
 )
 
 

@@ -26,6 +26,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from common.contract import PRICES_PREFIX
 from common.errors import ConcurrentWrites, InvalidPrices
 from common.price_feed import RejectedPrices, merge, read_rows
@@ -61,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         with args.file.open(newline="", encoding="utf-8") as handle:
             rows = read_rows(handle, source=str(args.file), progress=sys.stderr)
         print(f"{args.file}: {len(rows):,} valid rows for {', '.join(sorted({r.commodity for r in rows})) or 'nothing'}")
-        counts = load(session.client("s3"), bucket, PRICES_PREFIX, rows, out=sys.stdout)
+        try:
+            counts = load(session.client("s3"), bucket, PRICES_PREFIX, rows, out=sys.stdout)
+        except ClientError as error:
+            detail = error.response.get("Error", {})
+            raise CannotDecide(f"s3://{bucket}/{PRICES_PREFIX}: {detail.get('Code')}: {detail.get('Message', '')}".rstrip(": ")) from None
         print(f"prices: {counts['written']} file(s) written, {counts['unchanged']} unchanged, in s3://{bucket}/{PRICES_PREFIX}")
 
     return exit_code("prices", act, refused=(RejectedPrices, InvalidPrices, UnicodeDecodeError))

@@ -5,6 +5,9 @@ tests assert on, and what `tools.cost` prices (the resources the program really 
 recorded resource graph: type, name, inputs, computed state, parent and resource options.
 `run_stack("dev")` does the same for the real `__main__.py` with `Pulumi.dev.yaml` merged over
 anything declared in `Pulumi.yaml` (only required keys, so nothing to merge today), the way the CLI merges them.
+A stack that promotes from another runs with a release record: the one given, else the record of what its
+source's program deploys under the same mocks (`release_of`: each function's image and architecture, every
+scan passed), which is what the deploy tools would record after that source's update.
 """
 
 from __future__ import annotations
@@ -14,14 +17,18 @@ import json
 import os
 import re
 import runpy
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 
-from stack_config import stack_config
+from stack_config import settings_from_config, stack_config
+from stack_config.promotion import PROMOTE_FROM, RELEASE_RECORD_ENV
+from stack_config.release import ReleaseRecord, ScanVerdict, ServedFunction, released_images
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "commodity-forecasts"
@@ -77,8 +84,9 @@ class Graph:
 class Mocks(pulumi.runtime.Mocks):
     """Computed outputs shaped like AWS's, deterministic per input so reruns compare equal."""
 
-    def __init__(self, region: str = "us-east-1"):
+    def __init__(self, region: str = "us-east-1", account: str = ACCOUNT):
         self.region = region
+        self.account = account
         self.states: dict[tuple[str, str], tuple[dict, dict]] = {}
         self.ids: dict[tuple[str, str], str] = {}
         self.invokes: set[str] = set()
@@ -87,7 +95,7 @@ class Mocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         state = dict(inputs)
         physical = inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
-        arn = f"arn:aws:{{service}}:{self.region}:{ACCOUNT}"
+        arn = f"arn:aws:{{service}}:{self.region}:{self.account}"
         computed = _COMPUTED.get(args.typ)
         if computed is not None:
             state.update(computed(self, args, inputs, physical, arn))
@@ -104,7 +112,7 @@ class Mocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs):
         self.invokes.add(args.token)
         if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            registry = args.args.get("registryId", ACCOUNT)
+            registry = args.args.get("registryId", self.account)
             return {
                 "authorizationToken": "QVdTOm1vY2stZWNyLXBhc3N3b3Jk",
                 "userName": "AWS",
@@ -114,7 +122,7 @@ class Mocks(pulumi.runtime.Mocks):
                 "id": self.region,
             }
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/ci", "userId": "AIDA", "id": ACCOUNT}
+            return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:user/ci", "userId": "AIDA", "id": self.account}
         if args.token == "aws:s3/getBucket:getBucket":
             bucket = args.args["bucket"]
             return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket, "region": self.region}
@@ -138,18 +146,18 @@ def _docker_build_image(mocks, args, inputs, physical, arn):
 
 _COMPUTED = {
     "aws:ecr/repository:Repository": lambda mocks, args, inputs, physical, arn: dict(
-        name=physical, arn=arn.format(service="ecr") + f":repository/{physical}", registryId=ACCOUNT,
-        repositoryUrl=f"{ACCOUNT}.dkr.ecr.{mocks.region}.amazonaws.com/{physical}"),
-    "aws:ecr/lifecyclePolicy:LifecyclePolicy": lambda mocks, args, inputs, physical, arn: dict(registryId=ACCOUNT),
+        name=physical, arn=arn.format(service="ecr") + f":repository/{physical}", registryId=mocks.account,
+        repositoryUrl=f"{mocks.account}.dkr.ecr.{mocks.region}.amazonaws.com/{physical}"),
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": lambda mocks, args, inputs, physical, arn: dict(registryId=mocks.account),
     "docker-build:index:Image": _docker_build_image,
     "aws:s3/bucket:Bucket": lambda mocks, args, inputs, physical, arn: dict(arn=f"arn:aws:s3:::{inputs['bucket']}", bucket=inputs["bucket"]),
     "aws:dynamodb/table:Table": lambda mocks, args, inputs, physical, arn: dict(arn=arn.format(service="dynamodb") + f":table/{physical}"),
     "aws:cloudwatch/logGroup:LogGroup": lambda mocks, args, inputs, physical, arn: dict(arn=arn.format(service="logs") + f":log-group:{physical}"),
     "aws:sqs/queue:Queue": lambda mocks, args, inputs, physical, arn: dict(
-        name=physical, arn=arn.format(service="sqs") + f":{physical}", url=f"https://sqs.{mocks.region}.amazonaws.com/{ACCOUNT}/{physical}"),
+        name=physical, arn=arn.format(service="sqs") + f":{physical}", url=f"https://sqs.{mocks.region}.amazonaws.com/{mocks.account}/{physical}"),
     # A role's ARN carries its path (`role/<path><name>`); a key's, its key id.
     "aws:iam/role:Role": lambda mocks, args, inputs, physical, arn: dict(
-        name=physical, arn=f"arn:aws:iam::{ACCOUNT}:role{inputs.get('path', '/')}{physical}"),
+        name=physical, arn=f"arn:aws:iam::{mocks.account}:role{inputs.get('path', '/')}{physical}"),
     "aws:kms/key:Key": lambda mocks, args, inputs, physical, arn: dict(
         keyId=_uuid(args.name), arn=arn.format(service="kms") + f":key/{_uuid(args.name)}"),
     "aws:lambda/function:Function": _lambda_function,
@@ -160,7 +168,7 @@ _COMPUTED = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": lambda mocks, args, inputs, physical, arn: dict(
         arn=arn.format(service="cloudwatch") + f":alarm:{physical}"),
     "aws:cloudwatch/dashboard:Dashboard": lambda mocks, args, inputs, physical, arn: dict(
-        dashboardArn=f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{inputs['dashboardName']}"),
+        dashboardArn=f"arn:aws:cloudwatch::{mocks.account}:dashboard/{inputs['dashboardName']}"),
     "aws:cloudwatch/eventRule:EventRule": lambda mocks, args, inputs, physical, arn: dict(
         arn=arn.format(service="events") + f":rule/{physical}"),
     "aws:appautoscaling/target:Target": lambda mocks, args, inputs, physical, arn: dict(
@@ -197,13 +205,15 @@ def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:7]
 
 
-def run_program(program: Callable[[], Any], *, stack: str = "test", config: dict[str, str] | None = None) -> Graph:
-    """Run `program` under fresh mocks and return everything it registered."""
+def run_program(program: Callable[[], Any], *, stack: str = "test", config: dict[str, str] | None = None, preview: bool = False) -> Graph:
+    """Run `program` under fresh mocks and return everything it registered; the mocks' account is the one
+    the config allows (`aws:allowedAccountIds`), else ACCOUNT. `preview`: as `pulumi preview` runs it."""
     config = config or {}
-    mocks = Mocks(region=config.get("aws:region", "us-east-1"))
+    accounts = json.loads(config.get("aws:allowedAccountIds") or "[]")
+    mocks = Mocks(region=config.get("aws:region", "us-east-1"), account=accounts[0] if accounts else ACCOUNT)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_all_config(config)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     exports: dict[str, Any] = {}
     resolved: list[dict[str, Any]] = []
     original_export = pulumi.export
@@ -246,12 +256,56 @@ def run_program(program: Callable[[], Any], *, stack: str = "test", config: dict
     return Graph(resources, resolved[0] if resolved else {}, mocks.invokes)
 
 
-def run_stack(stack: str) -> Graph:
-    """Run the real `__main__.py` for `stack` under mocks (no engine, no cloud: nothing is created)."""
-    config = stack_config(ROOT, stack)
+NO_RELEASE = ""
+"""`run_stack(release=NO_RELEASE)`: run a promoting stack with no record at all."""
+
+
+def run_stack(stack: str, *, release: str | None = None, root: Path = ROOT, preview: bool = False) -> Graph:
+    """Run the real `__main__.py` for `stack` under mocks (no engine, no cloud: nothing is created). `release`:
+    the record text a promoting stack reads (default: its source's, from the source's run under mocks; NO_RELEASE:
+    none). `root`: the folder of the stack files (another layout's in tests; it needs `images/` as the program does)."""
+    config = stack_config(root, stack)
+    source = config.get(f"{PROJECT}:{PROMOTE_FROM}")
+    if source and release is None:
+        release = release_of(run_stack(source, root=root), source, root=root).to_json()
     previous = os.getcwd()
-    os.chdir(ROOT)
+    os.chdir(root)
     try:
-        return run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack=stack, config=config)
+        with _release_record(release or None):
+            return run_program(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack=stack, config=config, preview=preview)
     finally:
         os.chdir(previous)
+
+
+@contextmanager
+def _release_record(text: str | None) -> Iterator[None]:
+    """`$COMMODITY_FORECASTS_RELEASE` names a file holding `text` while the program runs (unset for None)."""
+    previous = os.environ.pop(RELEASE_RECORD_ENV, None)
+    with tempfile.TemporaryDirectory() as folder:
+        if text is not None:
+            path = Path(folder) / "release.json"
+            path.write_text(text)
+            os.environ[RELEASE_RECORD_ENV] = str(path)
+        try:
+            yield
+        finally:
+            os.environ.pop(RELEASE_RECORD_ENV, None)
+            if previous is not None:
+                os.environ[RELEASE_RECORD_ENV] = previous
+
+
+def release_of(graph: Graph, stack: str, *, verdict: str = "pass", root: Path = ROOT) -> ReleaseRecord:
+    """The record `tools.release record` would write after `stack`'s update: what each function's `live`
+    alias runs (under mocks, the published version of the function's image) and the gate's verdict."""
+    settings = settings_from_config(stack_config(root, stack), stack=stack, project_dir=root)
+    image_of = {settings.function_name(f): f.image for f in settings.all_functions}
+    served = []
+    for function in graph.of_type("aws:lambda/function:Function"):
+        url, digest = function.state["imageUri"].split("@")
+        served.append(ServedFunction(function.state["name"], image_of[function.state["name"]], function.state["architectures"][0],
+                                     int(function.state["version"]), url, digest))
+    served.sort(key=lambda f: f.function)
+    threshold = settings.scan_gate.severity_threshold
+    verdicts = {f"{f.repository_url}@{f.digest}": ScanVerdict(verdict, threshold, checked="2026-12-03") for f in served}
+    return ReleaseRecord(stack, settings.account_id or ACCOUNT, settings.region, "20261203T101500Z", tuple(served),
+                         released_images(tuple(served), verdicts), commit="0" * 40)

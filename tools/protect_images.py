@@ -13,6 +13,15 @@ says (its first rule), so no version within reach (tools/reach.py) can lose its 
 Every step reads what is there before it writes, so a run interrupted anywhere is finished by the next one;
 adding before removing means an interrupted run leaves extra protection, never too little.
 
+Two more kinds of protected tag:
+- `protected-release-<release id>-<architecture>`: what `tools.release record` puts on each digest it releases,
+  so a digest awaiting promotion is kept whatever `ecr_keep_release_images` says, even after it leaves the
+  source's own rollback reach. The markers of the `RELEASES_KEPT` newest releases stay (the newest awaits its
+  promotion; a promotion of the one before may still be copying); older ones are removed here.
+- `protected-<environment>-<digest hex>`: a stack whose functions pull their images from the source's
+  repositories (promotion by pull) keeps its rollback reach's images there, under its own name, so the
+  source's run never removes them and it never removes the source's.
+
 Exit codes: 0 done; 1 a version within reach runs an image its repository no longer holds; 2 could not
 decide (unknown stack, no credentials, an AWS error).
 """
@@ -40,15 +49,48 @@ class ImageMissing(Exception):
     """A version within reach runs an image its repository no longer holds (exit 1)."""
 
 
-def protected_tag(digest: str) -> str:
-    """`protected-<64 hex digits>`: one tag per image, so it never has to move (tags are immutable)."""
-    return f"{PROTECTED_TAG_PREFIX}{digest.removeprefix('sha256:')}"
+RELEASE_MARKER_PREFIX = f"{PROTECTED_TAG_PREFIX}release-"
+RELEASES_KEPT = 2
+"""Releases whose markers stay: the newest (awaiting promotion) and the one before (a promotion started before
+the newest was recorded may still be copying it)."""
+
+
+def protected_tag(digest: str, owner: str | None = None) -> str:
+    """`protected-<64 hex digits>`: one tag per image, so it never has to move (tags are immutable); another
+    stack's protection in these repositories carries its name, `protected-<owner>-<hex>`."""
+    return f"{PROTECTED_TAG_PREFIX}{owner + '-' if owner else ''}{digest.removeprefix('sha256:')}"
+
+
+def release_marker(release: str, architecture: str) -> str:
+    """The tag `tools.release record` puts on a released digest: `protected-release-<release id>-<architecture>`."""
+    return f"{RELEASE_MARKER_PREFIX}{release}-{architecture}"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a stack's images are kept and under which protected tags."""
+
+    repositories: tuple[str, ...]
+    registry_id: str | None
+    """None: the caller's own registry."""
+    owner: str | None
+    """None: the repositories' own stack (`protected-<hex>`); else the pulling stack's environment."""
+
+
+def place(settings: Settings) -> Place:
+    """The stack's own repositories, or (promotion by pull) its source's, where its functions' images are."""
+    names = tuple(sorted(settings.repository_name(image.name) for image in settings.images))
+    if settings.owns_repositories:
+        return Place(names, None, None)
+    source = settings.promotion.source
+    return Place(tuple(sorted(source.repository_name(settings.project, image.name) for image in settings.images)),
+                 source.account, settings.environment)
 
 
 def images_in_reach(lambda_client, settings: Settings) -> dict[str, dict[str, list[VersionImage]]]:
     """repository → digest → the versions within reach that run it."""
     wanted: dict[str, dict[str, list[VersionImage]]] = {}
-    repositories = {f"{settings.repository_prefix}{image.name}" for image in settings.images}
+    repositories = set(place(settings).repositories)
     for spec in settings.all_functions:
         name = settings.function_name(spec)
         within = function_reach(lambda_client, name, spec.args.pinned_version, settings.rollback.versions)
@@ -65,55 +107,80 @@ class RepositoryState:
     repository: str
     tags: dict[str, set[str]]
     """digest → tags."""
+    registry_id: str | None = None
+
+    @property
+    def where(self) -> dict[str, str]:
+        """The request parameters naming the repository."""
+        return {"repositoryName": self.repository, **({"registryId": self.registry_id} if self.registry_id else {})}
 
 
-def repository_state(ecr, repository: str) -> RepositoryState:
+def repository_state(ecr, repository: str, registry_id: str | None = None) -> RepositoryState:
     tags: dict[str, set[str]] = {}
-    for page in ecr.get_paginator("describe_images").paginate(repositoryName=repository):
+    state = RepositoryState(repository, tags, registry_id)
+    for page in ecr.get_paginator("describe_images").paginate(**state.where):
         for detail in page["imageDetails"]:
             tags[detail["imageDigest"]] = set(detail.get("imageTags", []))
-    return RepositoryState(repository, tags)
+    return state
 
 
-def add_protection(ecr, state: RepositoryState, digest: str, out) -> bool:
-    """Tag the image with its own manifest; True when the tag was added now."""
-    tag = protected_tag(digest)
+def add_tag(ecr, state: RepositoryState, digest: str, tag: str) -> bool:
+    """Tag the image with its own manifest (PutImage of what BatchGetImage returns); True when added now."""
     if tag in state.tags[digest]:
         return False
-    [image] = ecr.batch_get_image(
-        repositoryName=state.repository, imageIds=[{"imageDigest": digest}], acceptedMediaTypes=list(MANIFEST_TYPES),
-    )["images"]
+    [image] = ecr.batch_get_image(**state.where, imageIds=[{"imageDigest": digest}], acceptedMediaTypes=list(MANIFEST_TYPES))["images"]
     try:
         ecr.put_image(
-            repositoryName=state.repository, imageManifest=image["imageManifest"], imageTag=tag, imageDigest=digest,
+            **state.where, imageManifest=image["imageManifest"], imageTag=tag, imageDigest=digest,
             **({"imageManifestMediaType": image["imageManifestMediaType"]} if image.get("imageManifestMediaType") else {}),
         )
     except ecr.exceptions.ImageAlreadyExistsException:
         return False  # another run tagged it meanwhile
     state.tags[digest].add(tag)
-    print(f"{state.repository}@{digest}: protected ({tag})", file=out)
     return True
 
 
-def remove_protection(ecr, state: RepositoryState, keep: set[str], out) -> list[str]:
-    """Untag every protected image not in `keep`; the digests untagged."""
+def add_protection(ecr, state: RepositoryState, digest: str, out, owner: str | None = None) -> bool:
+    """Tag the image with its protected tag; True when the tag was added now."""
+    tag = protected_tag(digest, owner)
+    added = add_tag(ecr, state, digest, tag)
+    if added:
+        print(f"{state.repository}@{digest}: protected ({tag})", file=out)
+    return added
+
+
+def remove_protection(ecr, state: RepositoryState, keep: set[str], out, owner: str | None = None) -> list[str]:
+    """Untag every image protected under `owner`'s tag that is not in `keep`; the digests untagged."""
     removed = []
     for digest, tags in sorted(state.tags.items()):
-        tag = protected_tag(digest)
+        tag = protected_tag(digest, owner)
         if digest in keep or tag not in tags:
             continue
-        ecr.batch_delete_image(repositoryName=state.repository, imageIds=[{"imageTag": tag}])
+        ecr.batch_delete_image(**state.where, imageIds=[{"imageTag": tag}])
         tags.discard(tag)
         removed.append(digest)
         print(f"{state.repository}@{digest}: no version within reach runs it any more; protection removed", file=out)
     return removed
 
 
+def remove_old_markers(ecr, state: RepositoryState, out) -> list[str]:
+    """Remove the release markers of all but the `RELEASES_KEPT` newest releases (ids sort by time)."""
+    markers = {tag for tags in state.tags.values() for tag in tags if tag.startswith(RELEASE_MARKER_PREFIX)}
+    releases = sorted({tag.removeprefix(RELEASE_MARKER_PREFIX).split("-", 1)[0] for tag in markers})
+    stale = sorted(tag for tag in markers if tag.removeprefix(RELEASE_MARKER_PREFIX).split("-", 1)[0] in releases[:-RELEASES_KEPT])
+    for tag in stale:
+        ecr.batch_delete_image(**state.where, imageIds=[{"imageTag": tag}])
+        for tags in state.tags.values():
+            tags.discard(tag)
+        print(f"{state.repository}: {tag} removed (a newer release superseded it)", file=out)
+    return stale
+
+
 def protect(lambda_client, ecr, settings: Settings, out=sys.stdout) -> dict[str, set[str]]:
     """Make the protected tags of the stack's repositories exactly the images within reach; returns them."""
     wanted = images_in_reach(lambda_client, settings)
-    states = {repository: repository_state(ecr, repository) for repository in sorted({
-        f"{settings.repository_prefix}{image.name}" for image in settings.images})}
+    where = place(settings)
+    states = {repository: repository_state(ecr, repository, where.registry_id) for repository in where.repositories}
     missing = [
         image for repository, digests in wanted.items() for digest, images in digests.items()
         for image in images if digest not in states[repository].tags
@@ -121,9 +188,11 @@ def protect(lambda_client, ecr, settings: Settings, out=sys.stdout) -> dict[str,
     for repository, digests in wanted.items():
         for digest in sorted(digests):
             if digest in states[repository].tags:
-                add_protection(ecr, states[repository], digest, out)
+                add_protection(ecr, states[repository], digest, out, where.owner)
     for repository, state in states.items():
-        remove_protection(ecr, state, set(wanted.get(repository, {})), out)
+        remove_protection(ecr, state, set(wanted.get(repository, {})), out, where.owner)
+        if where.owner is None:
+            remove_old_markers(ecr, state, out)
     if missing:
         raise ImageMissing("; ".join(
             f"{image.function_name} version {image.version} runs {image.uri}, which {image.repository} no longer holds "

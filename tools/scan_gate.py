@@ -4,6 +4,10 @@ above the stack's severity threshold that are not allow-listed (or whose allow-l
     pulumi stack output images --json | python -m tools.scan_gate --stack prod --images-json -
     python -m tools.scan_gate --stack prod --image-uri <account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>
 
+With --verdict-file FILE it also writes its verdict on each image it judged, by image URI (pass, blocked
+with the blocking finding ids, or undecided with the reason): the release record carries the verdict on
+each digest it releases (tools/release.py), so a promoting stack runs only what passed.
+
 Exit status: 0 the images may ship; 1 blocking findings (table printed); 2 the gate could not decide
 (the scan ended without findings to judge: failed, unsupported or archived image, limit or size exceeded,
 findings unavailable, or eligibility expired and a rescan refused; no result before --timeout; bad
@@ -23,7 +27,7 @@ import json
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Callable, Iterable, TextIO
@@ -31,6 +35,7 @@ from typing import Callable, Iterable, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stack_config import SEVERITIES, AllowedFinding, ScanGateSettings, SettingsError, settings_from_config, stack_config
+from stack_config.release import ScanVerdict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -202,21 +207,27 @@ def run(
     uris: list[str], gate: ScanGateSettings, *, client_for: Callable[[str], object], today: date,
     timeout_seconds: float = SCAN_TIMEOUT_SECONDS, poll_seconds: float = 15,
     sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic, out: TextIO | None = None,
+    verdicts: dict[str, ScanVerdict] | None = None,
 ) -> int:
+    """Judge every image; `verdicts` (when given) receives the verdict on each image judged, by URI."""
     out = out or sys.stdout
+    verdicts = {} if verdicts is None else verdicts
     judged: list[Finding] = []
+    uri = ""
     try:
         for uri in uris:
             image = Image.parse(uri)
             findings = wait_for_findings(
                 client_for(image.region), image, timeout_seconds=timeout_seconds, poll_seconds=poll_seconds, sleep=sleep, clock=clock
             )
-            judged += judge(image, findings, gate, today)
-    except GateError as error:
-        print(f"scan gate: cannot decide: {error}", file=out)
-        return 2
-    except (ClientError, BotoCoreError) as error:  # includes NoCredentialsError
-        print(f"scan gate: cannot decide: {type(error).__name__}: {error}", file=out)
+            mine = judge(image, findings, gate, today)
+            judged += mine
+            blocking = tuple(sorted({f.id for f in mine if f.blocking}))
+            verdicts[uri] = ScanVerdict("blocked" if blocking else "pass", gate.severity_threshold, blocking, checked=today.isoformat())
+    except (GateError, ClientError, BotoCoreError) as error:  # BotoCoreError includes NoCredentialsError
+        reason = str(error) if isinstance(error, GateError) else f"{type(error).__name__}: {error}"
+        verdicts[uri] = ScanVerdict("undecided", gate.severity_threshold, reason=reason, checked=today.isoformat())
+        print(f"scan gate: cannot decide: {reason}", file=out)
         return 2
     print(render(judged), file=out)
     blocking = [f for f in judged if f.blocking]
@@ -236,12 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images-json", help="file (or - for stdin) with `pulumi stack output images --json`: an object of name to image URI")
     parser.add_argument("--timeout", type=float, default=SCAN_TIMEOUT_SECONDS, help=f"seconds to wait for each scan (default {SCAN_TIMEOUT_SECONDS:g})")
     parser.add_argument("--poll", type=float, default=15, help="seconds between polls (default 15)")
+    parser.add_argument("--verdict-file", help="write the verdict on each image judged here (JSON: image URI to verdict)")
     args = parser.parse_args(argv)  # bad arguments: argparse exits 2
     try:
         uris = list(args.image_uri) + (_images_json(args.images_json) if args.images_json else [])
         if not uris:
             raise GateError("give --image-uri or --images-json")
-        settings = settings_from_config(stack_config(ROOT, args.stack), stack=args.stack)
+        settings = settings_from_config(stack_config(ROOT, args.stack), stack=args.stack, project_dir=ROOT)
     except FileNotFoundError as error:
         print(f"scan gate: cannot decide: {error.filename} does not exist (unknown stack or file)", file=sys.stdout)
         return 2
@@ -251,10 +263,32 @@ def main(argv: list[str] | None = None) -> int:
 
     import boto3
 
-    return run(
-        uris, settings.scan_gate, client_for=lambda region: boto3.client("ecr", region_name=region),
-        today=date.today(), timeout_seconds=args.timeout, poll_seconds=args.poll,
-    )
+    verdicts: dict[str, ScanVerdict] = {}
+    try:
+        return run(
+            uris, settings.scan_gate, client_for=lambda region: boto3.client("ecr", region_name=region),
+            today=date.today(), timeout_seconds=args.timeout, poll_seconds=args.poll, verdicts=verdicts,
+        )
+    finally:
+        if args.verdict_file:
+            write_verdicts(Path(args.verdict_file), verdicts)
+
+
+VERDICTS_FORMAT = 1
+
+
+def write_verdicts(path: Path, verdicts: dict[str, ScanVerdict]) -> None:
+    """Merged into what the file holds already: one file can gather the verdicts of several runs of the gate."""
+    known = read_verdicts(path) if path.exists() else {}
+    document = {"format": VERDICTS_FORMAT, "verdicts": {uri: asdict(v) for uri, v in sorted({**known, **verdicts}.items())}}
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def read_verdicts(path: Path) -> dict[str, ScanVerdict]:
+    document = json.loads(path.read_text())
+    if document.get("format") != VERDICTS_FORMAT:
+        raise GateError(f"{path} is not a verdict file of format {VERDICTS_FORMAT} (python -m tools.scan_gate --verdict-file)")
+    return {uri: ScanVerdict(**{**body, "blocking": tuple(body.get("blocking") or ())}) for uri, body in document["verdicts"].items()}
 
 
 def _images_json(source: str) -> list[str]:

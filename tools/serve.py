@@ -27,7 +27,7 @@ LABEL = "org.commodity-forecasts.serve"
 
 
 def names_for(stack: str) -> WorkloadEnvironment:
-    return stack_names(settings_from_config(stack_config(ROOT, stack), stack=stack))
+    return stack_names(settings_from_config(stack_config(ROOT, stack), stack=stack, project_dir=ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from typing import Mapping
 
 from common.contract import (
     FORECAST_HORIZON_DAYS,
+    LEGACY_PREFIX,
     MAX_PRICE_AGE_DAYS,
     MIN_IMPROVEMENT,
     SIGNIFICANCE_LEVEL,
@@ -35,9 +36,10 @@ class WorkloadEnvironment:
     """Prices, models and full predictions."""
     predictions_table: str
     """One item per (commodity, effective date)."""
-    legacy_bucket: str
-    """The mobile app's bucket; only `legacy_prefix` is writable."""
-    legacy_prefix: str
+    legacy_bucket: str | None = None
+    """The mobile app's bucket; only `legacy_prefix` is writable. None: the stack has no legacy feed, and the
+    predictor writes no app document and no dry-run marker."""
+    legacy_prefix: str = LEGACY_PREFIX
     prices_prefix: str = PRICES_PREFIX
     models_prefix: str = MODELS_PREFIX
     predictions_prefix: str = PREDICTIONS_PREFIX
@@ -56,11 +58,10 @@ class WorkloadEnvironment:
         """The environment variables `from_env` reads: what the stack gives each function (with `service`,
         Powertools' service name and the metrics namespace too), and what the demo and tests launch with."""
         powertools = {Env.SERVICE: service, Env.METRICS_NAMESPACE: MetricNames.NAMESPACE} if service else {}
-        return powertools | {
+        legacy = {Env.LEGACY_BUCKET: self.legacy_bucket, Env.LEGACY_PREFIX: self.legacy_prefix} if self.legacy_bucket else {}
+        return powertools | legacy | {
             Env.DATA_BUCKET: self.data_bucket,
             Env.PREDICTIONS_TABLE: self.predictions_table,
-            Env.LEGACY_BUCKET: self.legacy_bucket,
-            Env.LEGACY_PREFIX: self.legacy_prefix,
             Env.PRICES_PREFIX: self.prices_prefix,
             Env.MODELS_PREFIX: self.models_prefix,
             Env.PREDICTIONS_PREFIX: self.predictions_prefix,
@@ -73,11 +74,12 @@ class WorkloadEnvironment:
 
     @classmethod
     def from_env(cls) -> "WorkloadEnvironment":
+        legacy_bucket = os.environ.get(Env.LEGACY_BUCKET) or None
         return cls(
             data_bucket=_required(Env.DATA_BUCKET),
             predictions_table=_required(Env.PREDICTIONS_TABLE),
-            legacy_bucket=_required(Env.LEGACY_BUCKET),
-            legacy_prefix=_prefix(Env.LEGACY_PREFIX),
+            legacy_bucket=legacy_bucket,
+            legacy_prefix=_prefix(Env.LEGACY_PREFIX) if legacy_bucket else LEGACY_PREFIX,
             prices_prefix=_prefix(Env.PRICES_PREFIX),
             models_prefix=_prefix(Env.MODELS_PREFIX),
             predictions_prefix=_prefix(Env.PREDICTIONS_PREFIX),

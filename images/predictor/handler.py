@@ -83,10 +83,12 @@ def _predict(request: PredictionRequest) -> dict:
         logger.exception("prediction failed")
         raise
     document = recorded.document
-    if request.backfill:
+    legacy_failed = False
+    if env.legacy_bucket is None:
+        pass  # the stack has no legacy feed: no app document, no LegacyWriteFailures (and no alarm on it)
+    elif request.backfill:
         # A back-fill writes its dated outputs only: the app's document shows the newest forecast.
         logger.info("back-fill: the mobile app's document is left as it is", extra={"as_of": request.as_of.isoformat(), "stored": recorded.outcome})
-        legacy_failed = False
     else:
         legacy_failed = _write_legacy(env, recorded.prediction, now)
     fallback = document.get("interval_fallback") or ""
@@ -96,10 +98,12 @@ def _predict(request: PredictionRequest) -> dict:
     metrics.add_metric(name=MetricNames.PREDICTIONS_WRITTEN, unit=MetricUnit.Count, value=int(recorded.outcome == "written" or not request.backfill))
     metrics.add_metric(name=MetricNames.PREDICTED_CHANGE_PCT, unit=MetricUnit.Percent, value=document["change_pct"])
     metrics.add_metric(name=MetricNames.MODEL_AGE_DAYS, unit=MetricUnit.Count, value=document["model_age_days"])
-    metrics.add_metric(name=MetricNames.LEGACY_WRITE_FAILURES, unit=MetricUnit.Count, value=int(legacy_failed))
+    if env.legacy_bucket is not None:
+        metrics.add_metric(name=MetricNames.LEGACY_WRITE_FAILURES, unit=MetricUnit.Count, value=int(legacy_failed))
     metrics.add_metric(name=MetricNames.INTERVAL_FALLBACKS, unit=MetricUnit.Count, value=int(bool(fallback)))
     logger.info("prediction stored", extra={"prediction": document, "full_json": recorded.full_key, "stored": recorded.outcome})
-    return {**document, "legacy_written": not (legacy_failed or request.backfill), "backfill": request.backfill}
+    legacy_written = env.legacy_bucket is not None and not (legacy_failed or request.backfill)
+    return {**document, "legacy_written": legacy_written, "backfill": request.backfill}
 
 
 def _write_legacy(env: WorkloadEnvironment, prediction: service.Prediction, now) -> bool:

@@ -395,12 +395,13 @@ def _replayed_forecasts(model: LoadedModel, rows: list[PriceRow], forecast_rows:
 def dry_run(s3, dynamodb, env: WorkloadEnvironment, request: PredictionRequest, *, request_id: str, now: datetime) -> dict:
     """The whole path without its writes: configuration, pointer, metadata, model load, price read and
     validation, features and a prediction, then one marker written and deleted per destination (data
-    bucket, table, the app's bucket). Nothing any user, the app or a later run reads is touched; the
+    bucket, table, the app's bucket when the stack has a legacy feed). Nothing any user, the app or a later run reads is touched; the
     model cache is left as it was. Before the first training run or price load, the checks that need
     them are reported as skipped. Price freshness is reported, not enforced: a deploy may happen at any
     hour, and what it must prove is that this code runs."""
     report = DryRunReport()
-    report.passed("configuration", f"data s3://{env.data_bucket}, table {env.predictions_table}, app s3://{env.legacy_bucket}/{env.legacy_prefix}")
+    app = f"app s3://{env.legacy_bucket}/{env.legacy_prefix}" if env.legacy_bucket else "no legacy feed"
+    report.passed("configuration", f"data s3://{env.data_bucket}, table {env.predictions_table}, {app}")
     model = None
     if storage.read_latest_pointer_or_none(s3, env.data_bucket, env.models_prefix, request.commodity) is None:
         report.skipped("model", f"no version serves yet: s3://{env.data_bucket}/{storage.latest_key(env.models_prefix, request.commodity)} does not exist")
@@ -423,10 +424,9 @@ def dry_run(s3, dynamodb, env: WorkloadEnvironment, request: PredictionRequest, 
         report.passed("prediction", f"{prediction.predicted_price} for {prediction.target_date} [{prediction.lower_95}, {prediction.upper_95}] by {prediction.method}")
     else:
         report.skipped("prediction", "needs a serving version and prices")
-    keys = [
-        f"s3://{env.data_bucket}/{prove_object_write(s3, env.data_bucket, env.predictions_prefix, request_id)}",
-        f"s3://{env.legacy_bucket}/{prove_object_write(s3, env.legacy_bucket, env.legacy_prefix, request_id)}",
-    ]
+    keys = [f"s3://{env.data_bucket}/{prove_object_write(s3, env.data_bucket, env.predictions_prefix, request_id)}"]
+    if env.legacy_bucket:
+        keys.append(f"s3://{env.legacy_bucket}/{prove_object_write(s3, env.legacy_bucket, env.legacy_prefix, request_id)}")
     prove_item_write(dynamodb, env.predictions_table, request_id)
     report.passed("write_access", f"wrote and deleted {', '.join(keys)} and table {env.predictions_table} item {DRY_RUN_ITEM}/{request_id}")
     return report.as_dict(commodity=request.commodity, as_of=request.as_of.isoformat())

@@ -96,3 +96,36 @@ def test_bad_file_name_setting_is_refused_naming_the_variable(monkeypatch):
     monkeypatch.setenv("LEGACY_FILE_NAMES", '{"soybeans": "../x"}')
     with pytest.raises(MissingConfiguration, match="LEGACY_FILE_NAMES"):
         WorkloadEnvironment.from_env()
+
+
+def _objects(emulator, bucket: str) -> list[str]:
+    """Every key ever written (versions and delete markers too: a marker written and deleted counts)."""
+    listed = emulator.client("s3").list_object_versions(Bucket=bucket)
+    return [item["Key"] for kind in ("Versions", "DeleteMarkers") for item in listed.get(kind, [])]
+
+
+def test_without_a_legacy_bucket_nothing_is_written_for_the_app_and_nothing_counted(published, context, monkeypatch, capfd):
+    from predictor import handler
+    from tests.images.conftest import emitted_metrics
+
+    monkeypatch.delenv("LEGACY_BUCKET")
+    monkeypatch.delenv("LEGACY_PREFIX")
+    assert WorkloadEnvironment.from_env().legacy_bucket is None
+    capfd.readouterr()
+
+    result = handler.handler({"commodity": "corn"}, context)
+    report = handler.handler({"commodity": "corn", "dry_run": True}, context)
+
+    assert result["legacy_written"] is False and result["predicted_price"] > 0
+    assert _objects(published, NAMES.legacy_bucket) == [], "no app document and no dry-run marker"
+    assert any(key.startswith("predictions/corn/") for key in _objects(published, NAMES.data_bucket)), "the prediction itself is written"
+    assert "no legacy feed" in report["checks"]["configuration"]
+    assert report["checks"]["write_access"].startswith("passed") and NAMES.legacy_bucket not in report["checks"]["write_access"]
+    names = {m["Name"] for blob in emitted_metrics(capfd.readouterr().out) for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert "PredictionsWritten" in names and "LegacyWriteFailures" not in names, "no metric for a feed the stack does not have"
+
+
+def test_the_environment_carries_the_legacy_bucket_only_when_set():
+    assert "LEGACY_BUCKET" in NAMES.variables()
+    bare = replace(NAMES, legacy_bucket=None).variables()
+    assert "LEGACY_BUCKET" not in bare and "LEGACY_PREFIX" not in bare

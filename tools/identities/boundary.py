@@ -28,9 +28,10 @@ def statements(target: Target) -> list[Statement]:
         Statement(f"Workload{resource_type.title().replace('-', '')}", actions, target.scope(resource_type))
         for resource_type, actions in WORKLOAD_ACTIONS.items()
     ]
-    # The mobile app's bucket: its one prefix (the dry run's marker delete included).
-    legacy = f"{target.legacy_bucket_arn}/{target.settings.legacy_prefix}*"
-    found.append(Statement("WorkloadLegacyPrefix", ("s3:PutObject", "s3:DeleteObject"), (legacy,)))
+    # The mobile app's bucket: its one prefix (the dry run's marker delete included); nothing without one.
+    if target.settings.legacy_bucket is not None:
+        legacy = f"{target.legacy_bucket_arn}/{target.settings.legacy_prefix}*"
+        found.append(Statement("WorkloadLegacyPrefix", ("s3:PutObject", "s3:DeleteObject"), (legacy,)))
     found.append(Statement("WorkloadTraces", TRACES, ("*",)))
     return found
 

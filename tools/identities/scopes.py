@@ -82,6 +82,9 @@ class Target:
 
     @property
     def legacy_bucket_arn(self) -> str:
+        """The mobile app's bucket; only a stack that has one looks it up (aws.s3.getBucket)."""
+        if self.settings.legacy_bucket is None:
+            raise KeyError(f"stack {self.settings.stack} has no legacy_bucket, so nothing may be granted on one")
         return f"arn:{self.partition}:s3:::{self.settings.legacy_bucket}"
 
     def service_linked_role(self, type_: str) -> tuple[str, str]:
