@@ -1,15 +1,21 @@
 """`make demo`: the main job on a local AWS emulator, no account needed.
 
 Starts moto's server on 127.0.0.1, creates the data plane with the names the dev stack declares,
-seeds five-plus years of prices, runs the real trainer handler and then the real predictor handler
-for each scheduled predictor with the exact event its schedule sends, prints predictions and
-backtest metrics, and writes one chart per commodity under demo-output/. Exits non-zero on failure.
+seeds five-plus years of prices, delivers the newest closes through the real price-feed handler,
+runs the real trainer handler and then the real predictor handler for each scheduled predictor with
+the exact event its schedule sends, prints the forecasts, the backtest and the mobile app's document,
+and writes one chart per commodity under demo-output/.
+
+Exit codes: 0 done, 1 the demo failed (the reason in one line), 2 bad arguments or invalid settings
+in Pulumi.dev.yaml.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from datetime import date, timedelta
@@ -19,10 +25,10 @@ from urllib.parse import quote_plus
 ROOT = Path(__file__).resolve().parent.parent
 
 from common.events import today_utc
-from common.contract import COMMODITIES, INCOMING_PREFIX, PROCESSED_PREFIX
+from common.contract import COMMODITIES, INCOMING_PREFIX, PROCESSED_PREFIX, Env
 from common import storage
 from common.schema import to_csv
-from stack_config import settings_from_config, stack_config
+from stack_config import SettingsError, settings_from_config, stack_config
 from common.environment import WorkloadEnvironment
 from demo.emulator import ACCOUNT_ID, Emulator, apply_environment, create_data_plane, seed_prices, stack_names
 from demo import report
@@ -45,9 +51,33 @@ class Context:
         return int((self._deadline - time.monotonic()) * 1000)
 
 
-def main() -> int:
-    settings = settings_from_config(stack_config(ROOT, "dev"), stack="dev", project_dir=ROOT)
+STACK = "dev"
+LEGACY_BUCKET_KEY = "commodity-forecasts:legacy_bucket"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--no-legacy-feed", action="store_true",
+                        help=f"run as if Pulumi.{STACK}.yaml set no legacy_bucket: the predictor writes no mobile-app document")
+    return parser.parse_args(argv)
+
+
+def load_settings(legacy_feed: bool = True):
+    """The dev stack's settings, validated as `pulumi up` would (without its legacy feed on request)."""
+    config = dict(stack_config(ROOT, STACK))
+    if not legacy_feed:
+        config.pop(LEGACY_BUCKET_KEY, None)
+    return settings_from_config(config, stack=STACK, project_dir=ROOT)
+
+
+def main(options: argparse.Namespace) -> int:
+    settings = load_settings(legacy_feed=not options.no_legacy_feed)
     names = stack_names(settings)
+    if names.legacy_bucket is None:
+        # The handlers read the environment: nothing from the caller's shell may give them a feed.
+        for variable in (Env.LEGACY_BUCKET, Env.LEGACY_PREFIX):
+            os.environ.pop(variable, None)
     trainer = next(f for f in settings.functions if f.image == "trainer")
     predictors = [f for f in settings.functions if f.image == "predictor"]
     today = today_utc()
@@ -59,7 +89,10 @@ def main() -> int:
         apply_environment({"POWERTOOLS_TRACE_DISABLED": "true"})
         print(f"AWS emulator on {emulator.endpoint} (moto); dev stack names:")
         print(f"  data bucket   {names.data_bucket}\n  table         {names.predictions_table}")
-        print(f"  legacy bucket {names.legacy_bucket} (prefix {names.legacy_prefix})")
+        if names.legacy_bucket:
+            print(f"  legacy bucket {names.legacy_bucket} (prefix {names.legacy_prefix})")
+        else:
+            print("  legacy bucket none (no legacy feed: legacy_bucket is not set)")
         create_data_plane(emulator, names)
         newest = max(generate(commodity, today)[-1].date for commodity in COMMODITIES)
         counts = seed_prices(emulator, names, COMMODITIES, newest - timedelta(days=1))
@@ -83,8 +116,9 @@ def main() -> int:
                 results[event["commodity"]] = predictor_handler.handler(
                     event, Context(settings.function_name(function), function.args.memory_mb, function.args.timeout_seconds)
                 )
-        print(f"price feed ({settings.function_name(settings.price_feed)}): {fed['object']} {fed['outcome']}, new closes "
-              + ", ".join(f"{c} +{n}" for c, n in fed["new_closes"].items()) + f"; moved to {PROCESSED_PREFIX}")
+        dropped = fed["object"].removeprefix(f"s3://{names.data_bucket}/")
+        print(f"price feed ({settings.function_name(settings.price_feed)}): {dropped} {fed['outcome']},")
+        print("  new closes " + ", ".join(f"{c} +{n}" for c, n in fed["new_closes"].items()) + f"; moved to {PROCESSED_PREFIX}")
         print(f"trainer ({settings.function_name(trainer)}) trained {len(training['models'])} models in {train_seconds:.1f}s")
         print(f"handler logs and metrics: {log_path.relative_to(ROOT)}\n")
         _check_fed(results, newest)
@@ -120,7 +154,7 @@ def _charts(emulator: Emulator, names: WorkloadEnvironment, results: dict, publi
         price_date = date.fromisoformat(result["price_date"])
         closes = storage.read_prices(s3, names.data_bucket, names.prices_prefix, commodity, first_year=price_date.year - 1, until=price_date)
         backtest, metadata = published[commodity]
-        figure = report.chart(report.ChartInputs(commodity, closes, result, backtest, metadata["intervals"]["coverage"]))
+        figure = report.chart(report.ChartInputs(commodity, closes, result, backtest, metadata))
         path = OUTPUT / f"{commodity}.png"
         figure.savefig(path, dpi=110)
         plt.close(figure)
@@ -159,8 +193,9 @@ def _check_fed(results: dict, newest: date) -> None:
 
 
 def _check_outputs(emulator: Emulator, names: WorkloadEnvironment, results: dict) -> dict[str, tuple[str, bytes]]:
-    """Read back what the predictor wrote: one item per commodity and date, and both JSON files. Returns
-    each commodity's mobile-app document (its key and the bytes as written)."""
+    """Read back what the predictor wrote: one item per commodity and date, the full JSON, and the
+    mobile app's document when the stack has a legacy feed (none, and none claimed, without one).
+    Returns each commodity's app document (its key and the bytes as written)."""
     s3, dynamodb = emulator.client("s3"), emulator.client("dynamodb")
     legacy = {}
     for commodity, result in results.items():
@@ -170,12 +205,21 @@ def _check_outputs(emulator: Emulator, names: WorkloadEnvironment, results: dict
         ).get("Item")
         if item is None or float(item["predicted_price"]["N"]) != result["predicted_price"]:
             raise SystemExit(f"{commodity}: prediction missing from {names.predictions_table}")
+        full_key = storage.prediction_key(names.predictions_prefix, commodity, date.fromisoformat(result["effective_date"]))
+        full = json.loads(s3.get_object(Bucket=names.data_bucket, Key=full_key)["Body"].read())
+        if full["predicted_price"] != result["predicted_price"]:
+            raise SystemExit(f"{commodity}: the full JSON does not match the stored prediction")
+        if result["legacy_written"] != bool(names.legacy_bucket):
+            raise SystemExit(f"{commodity}: legacy_written is {result['legacy_written']} with legacy bucket {names.legacy_bucket}")
+        if names.legacy_bucket is None:
+            continue
         legacy_key = names.legacy_key(commodity)
         legacy_body = s3.get_object(Bucket=names.legacy_bucket, Key=legacy_key)["Body"].read()
         if json.loads(legacy_body)["predicted_price"] != result["predicted_price"]:
             raise SystemExit(f"{commodity}: legacy JSON does not match the stored prediction")
         legacy[commodity] = legacy_key, legacy_body
-    print(f"verified: {len(results)} items in {names.predictions_table}, full and legacy JSON in S3\n")
+    written = "full and legacy JSON in S3" if names.legacy_bucket else "full JSON in S3 (no legacy feed)"
+    print(f"verified: {len(results)} items in {names.predictions_table}, {written}\n")
     return legacy
 
 
@@ -196,16 +240,29 @@ def _print_tables(models: list[dict], results: dict, published: dict, names: Wor
 
 def _show_legacy(names: WorkloadEnvironment, results: dict, legacy: dict[str, tuple[str, bytes]]) -> None:
     """One commodity's mobile-app document as written (a naive one if any: the case the app shows
-    differently from us) and what the app will display."""
+    differently from us) and what the app will display; or the one line saying there is no feed."""
+    if names.legacy_bucket is None:
+        print(f"\n{report.NO_LEGACY_FEED}")
+        return
     commodity = next((c for c, result in results.items() if result["method"] == "naive"), next(iter(results)))
     key, body = legacy[commodity]
     print(f"\nthe mobile app's document, s3://{names.legacy_bucket}/{key}:\n{body.decode()}")
     print(report.legacy_explanation(json.loads(body), results[commodity]))
 
 
-if __name__ == "__main__":
+def run(argv: list[str] | None = None) -> int:
+    """The command line: its arguments (usage and exit 2 when wrong), then the demo with one line
+    on stderr for what stopped it."""
+    options = parse_args(argv)
     try:
-        sys.exit(main())
+        return main(options)
+    except SettingsError as error:
+        print(f"demo could not start: stack {STACK!r}: {error}", file=sys.stderr)
+        return 2
     except Exception as error:  # the demo's one job is to say clearly that it failed, and exit non-zero
         print(f"demo failed: {type(error).__name__}: {error}", file=sys.stderr)
-        sys.exit(1)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -25,6 +25,8 @@ RECENT_CLOSES = 120
 """Trading days (about six months) of closes on a chart's forecast panel."""
 ZOOM_CLOSES = 5
 """Trading days of closes beside it, where a one-day fan is wide enough to see."""
+CALIBRATION_SHADE, COVERAGE_SHADE = "0.88", "#eef4fa"
+"""The backtest panel's two windows: grey where the intervals are calibrated, pale blue where they serve."""
 P_VALUE_FLOOR = 0.001
 """p-values below this print as `<0.001`: the test's tail beyond it says nothing a reader can use."""
 INTERVAL_NAMES = {interval_methods.ADAPTIVE: "adaptive", interval_methods.SCALED: "scaled", interval_methods.FIXED: "fixed"}
@@ -121,7 +123,7 @@ def backtest_table(backtests: dict[str, "Backtest"], coverage: dict[str, dict[st
     for commodity, backtest in backtests.items():
         model, naive = backtest.mae("model"), backtest.mae("naive")
         rows.append([
-            commodity, methods[commodity], f"{model:.4f}", f"{naive:.4f}", f"{model / naive - 1:+.1%}",
+            commodity, methods[commodity], f"{model:.4f}", f"{naive:.4f}", f"{model / naive - 1:+.1%}" if naive else "-",
             *(f"{coverage[commodity][str(level)]:.1%}" for level in INTERVAL_LEVELS),
         ])
     some = next(iter(backtests.values()))
@@ -136,17 +138,22 @@ def backtest_table(backtests: dict[str, "Backtest"], coverage: dict[str, dict[st
 
 def legacy_explanation(document: dict, result: dict) -> str:
     """One line: what the mobile app will show for this document, and why it can differ from our
-    up/down/flat (the replaced pipeline's contract: "UP" when the forecast is above the close, else
-    "DOWN"; README, "The mobile app's feed")."""
+    up/down/flat (the replaced pipeline's contract, kept by `predictor.service.legacy_document`: "UP"
+    when the forecast is above the close, else "DOWN"; README, "The mobile app's feed")."""
     shown = f"the app will show {document['direction']}"
     predicted, current = document["predicted_price"], document["current_price"]
     if predicted == current:
-        return f"{shown} with the price unchanged: the original contract is UP for a rise, else DOWN."
+        forecast = "a naive forecast" if result["method"] == "naive" else "the forecast"
+        return f"{shown}: {forecast} equals the close, and only a rise is UP (ours: flat)."
     relation = "above" if predicted > current else "below"
     reason = f"{shown}: the forecast {predicted:.4f} is {relation} the close {current:.4f}"
     if result["direction"] == "flat":
         return f"{reason} (ours: flat, under {FLAT_THRESHOLD_PCT:g}%)."
     return f"{reason} (ours: {result['direction']}, {result['change_pct']:+.2f}%)."
+
+
+NO_LEGACY_FEED = "no legacy feed: the stack sets no legacy_bucket, so the predictor wrote no mobile-app document."
+"""What the demo prints instead of the app's document when the stack has no legacy feed."""
 
 
 @dataclass(frozen=True)
@@ -163,8 +170,18 @@ class Backtest:
         return int((self.frame["window"] == window).sum())
 
     @property
+    def dates(self) -> np.ndarray:
+        """The day each forecast was made (its close the last one known)."""
+        return self.frame["date"].to_numpy(dtype="datetime64[D]")
+
+    @property
     def target_dates(self) -> np.ndarray:
         return self.frame["target_date"].to_numpy(dtype="datetime64[D]")
+
+    def window(self, window: str) -> tuple[date, date]:
+        """The first and last forecast date of a window ("calibration" or "coverage")."""
+        days = self.frame.loc[self.frame["window"] == window, "date"].dt.date
+        return days.iloc[0], days.iloc[-1]
 
     def forecast(self, method: str) -> np.ndarray:
         return self.frame["predicted" if method == "model" else "naive"].to_numpy(dtype=np.float64)
@@ -190,8 +207,24 @@ class ChartInputs:
     result: dict
     """The predictor's result."""
     backtest: Backtest
-    coverage: dict[str, float]
-    """The serving version's `intervals.coverage`: level → share of the coverage window covered."""
+    """The serving version's backtest.csv."""
+    metadata: dict
+    """The serving version's metadata.json: its `calibration_window` and `coverage_window` (the forecast
+    dates of each, as the trainer recorded them) and `intervals.coverage` (level → share of the coverage
+    window covered, as the trainer measured it)."""
+
+    @property
+    def coverage(self) -> dict[str, float]:
+        return self.metadata["intervals"]["coverage"]
+
+    def window(self, window: str) -> tuple[date, date, int]:
+        """A window's first and last forecast date and its days, from the metadata; refused when the
+        backtest says otherwise (a backtest and metadata of different versions)."""
+        recorded = self.metadata[f"{window}_window"]
+        first, last = date.fromisoformat(recorded["first"]), date.fromisoformat(recorded["last"])
+        if (first, last) != self.backtest.window(window) or recorded["rows"] != self.backtest.rows(window):
+            raise ValueError(f"{self.commodity}: the metadata's {window} window {recorded} is not the backtest's")
+        return first, last, recorded["rows"]
 
 
 def chart(inputs: ChartInputs):
@@ -230,7 +263,7 @@ def _fan(axis, inputs: ChartInputs, *, bars: bool) -> None:
 
 
 def _forecast_panel(axis, inputs: ChartInputs) -> None:
-    """The newest RECENT_CLOSES closes and the fan; the last close and the forecast labelled."""
+    """The newest RECENT_CLOSES closes and the fan; the current price (the last close) and the forecast labelled."""
     result, rows = inputs.result, inputs.closes[-RECENT_CLOSES:]
     last, target = rows[-1].date, date.fromisoformat(result["target_date"])
     current, predicted = result["current_price"], result["predicted_price"]
@@ -240,7 +273,7 @@ def _forecast_panel(axis, inputs: ChartInputs) -> None:
         f"{result['method']} forecast {predicted:.4f}\nfor {target}: {result['change_pct']:+.2f}%, {result['direction']}",
         (target, predicted), xytext=(12, 10), textcoords="offset points", va="bottom", fontsize=9, color="tab:red",
     )
-    axis.annotate(f"last close {current:.4f}\non {last}", (last, current), xytext=(12, -10), textcoords="offset points",
+    axis.annotate(f"current price {current:.4f}\n(the close of {last})", (last, current), xytext=(12, -10), textcoords="offset points",
                   va="top", fontsize=9, arrowprops={"arrowstyle": "-", "color": "0.4", "shrinkA": 0})
     axis.set_xlim(rows[0].date, target + (target - rows[0].date) * 0.34)
     axis.set_title(f"the last {len(rows)} trading days and the forecast for {target}", fontsize=10)
@@ -275,29 +308,33 @@ def _zoom_panel(axis, inputs: ChartInputs) -> None:
 
 
 def _backtest_panel(axis, inputs: ChartInputs) -> None:
-    """Each out-of-sample day's error of the serving method, the bands it served on the coverage
-    window (misses marked), the two windows marked and the measured coverage printed."""
+    """Each out-of-sample forecast's error (by the day it was made), the bands the serving method
+    served on the coverage window (misses marked), both windows shaded as the trainer recorded them,
+    and the coverage it measured printed."""
     import matplotlib.dates as mdates
 
     backtest, method = inputs.backtest, inputs.result["method"]
-    dates, error = backtest.target_dates, backtest.error_pct(method)
-    coverage_days = (backtest.frame["window"] == "coverage").to_numpy()
+    dates, error = backtest.dates, backtest.error_pct(method)
+    calibration_first, _, calibration_days = inputs.window("calibration")
+    coverage_first, coverage_last, coverage_days = inputs.window("coverage")
+    # A window runs from its first forecast date to the next one's, so the two spans meet.
+    axis.axvspan(calibration_first, coverage_first, color=CALIBRATION_SHADE, zorder=0, linewidth=0, gid="calibration window")
+    axis.axvspan(coverage_first, coverage_last, color=COVERAGE_SHADE, zorder=0, linewidth=0, gid="coverage window")
+    axis.axvline(coverage_first, color="0.4", linewidth=0.8, linestyle=":")
     axis.axhline(0, color="0.5", linewidth=0.8)
+    covered = (backtest.frame["window"] == "coverage").to_numpy()
     for level, alpha in ((95, 0.18), (80, 0.35)):
         lower, upper = backtest.band_pct(method, level)
-        axis.fill_between(dates[coverage_days], lower[coverage_days], upper[coverage_days], color="tab:blue", alpha=alpha,
-                          linewidth=0, label=f"{level}% interval served")
+        axis.fill_between(dates[covered], lower[covered], upper[covered], color="tab:blue", alpha=alpha, linewidth=0,
+                          label=f"{level}% interval served")
     lower, upper = backtest.band_pct(method, 80)
-    missed = coverage_days & ((error < lower) | (error > upper))
+    missed = covered & ((error < lower) | (error > upper))
     axis.plot(dates[~missed], error[~missed], ".", color="0.35", markersize=2.5, label=f"{method} forecast's error")
     axis.plot(dates[missed], error[missed], ".", color="tab:red", markersize=4, label="outside the 80% interval")
-    first_coverage = dates[coverage_days][0]
-    axis.axvspan(dates[0], first_coverage, color="0.9", zorder=0)
-    axis.axvline(first_coverage, color="0.4", linewidth=0.8, linestyle=":")
+    measured = ", ".join(f"{level}% interval {inputs.coverage[str(level)]:.1%}" for level in INTERVAL_LEVELS)
     for x, text in (
-        (dates[0], f"calibration window: the older {backtest.rows('calibration')} days set the intervals"),
-        (first_coverage, f"coverage window: the newest {backtest.rows('coverage')} days, as served;\n  measured coverage: "
-         + ", ".join(f"{level}% interval {inputs.coverage[str(level)]:.1%}" for level in INTERVAL_LEVELS)),
+        (calibration_first, f"calibration window: the older {calibration_days} days set the intervals"),
+        (coverage_first, f"coverage window: the newest {coverage_days} days, as served;\n  measured coverage: {measured}"),
     ):
         axis.annotate(f"  {text}", (x, 1), xycoords=("data", "axes fraction"), va="top", fontsize=8, color="0.25",
                       xytext=(0, -4), textcoords="offset points")
@@ -306,8 +343,11 @@ def _backtest_panel(axis, inputs: ChartInputs) -> None:
         f"(MAE model {backtest.mae('model'):.4f}, naive {backtest.mae('naive'):.4f} USD)", fontsize=10,
     )
     axis.set_ylabel("close vs forecast, %")
+    horizon = inputs.metadata["horizon"]
+    later = "the next trading day" if horizon == 1 else f"{horizon} trading days later"
+    axis.set_xlabel(f"the day each forecast was made (its error: the close {later} vs the forecast)", fontsize=8)
     largest = np.nanmax(np.abs(error))
     axis.set_ylim(-1.1 * largest, 1.4 * largest)  # room above for the windows' labels
     axis.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, ncol=4, frameon=False)
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=4, frameon=False)
     axis.grid(alpha=0.3)

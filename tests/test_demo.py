@@ -1,7 +1,8 @@
-"""`make demo`: it must succeed, and what it prints and draws must be readable — tables within 100
-columns with change, direction and p-values a person can read, the mobile app's document explained,
-charts whose panels show the recent closes with the forecast's fan and the backtest with its windows
-and measured coverage (checked on the figure's own artists)."""
+"""`make demo`: it must succeed, and what it prints and draws must be readable — every line within 100
+columns, tables with change, direction and p-values a person can read, the mobile app's document
+explained (or one line saying there is no feed), charts whose panels show the recent closes with the
+forecast's fan and the backtest with the trainer's windows and measured coverage (checked on the
+figure's own artists). Its command line: tests/test_tool_clis.py, and a settings error here."""
 
 from __future__ import annotations
 
@@ -45,11 +46,15 @@ def _naive(prediction: service.Prediction) -> service.Prediction:
     return replace(prediction, predicted_price=current, change_pct=0.0, direction="flat", method="naive")
 
 
-@pytest.fixture(scope="module")
-def demo_run() -> str:
-    completed = subprocess.run([sys.executable, "-m", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+def _demo(*args: str) -> str:
+    completed = subprocess.run([sys.executable, "-m", "demo", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     return completed.stdout
+
+
+@pytest.fixture(scope="module")
+def demo_run() -> str:
+    return _demo()
 
 
 def test_demo_prints_predictions_and_writes_charts(demo_run):
@@ -63,9 +68,9 @@ def test_demo_prints_predictions_and_writes_charts(demo_run):
 
 def test_demo_tables_fit_100_columns_with_change_direction_and_readable_p_values(demo_run):
     lines = demo_run.splitlines()
+    widest = max(lines, key=len)
+    assert len(widest) <= WIDTH, f"every line printed (tables, notes, the app's line) fits {WIDTH} columns: {len(widest)}: {widest}"
     shown = lines[lines.index(next(line for line in lines if line.startswith("forecasts for "))):]
-    widest = max(shown, key=len)
-    assert len(widest) <= WIDTH, f"tables, notes and the app's line fit {WIDTH} columns: {len(widest)}: {widest}"
     forecast_rows = [line.split() for line in shown if COMMODITY_ROW.match(line)][:3]
     for commodity, close, forecast, change, pct, direction, _, _, method, p_value, interval_method in forecast_rows:
         assert float(change) == pytest.approx(float(forecast) - float(close), abs=1e-4), f"{commodity}: absolute change"
@@ -85,7 +90,48 @@ def test_demo_explains_the_mobile_apps_document(demo_run):
     explanation = lines[end]
     assert explanation.startswith(f"the app will show {document['direction']}"), explanation
     if document["predicted_price"] == document["current_price"]:
-        assert "unchanged" in explanation and document["direction"] == "DOWN", explanation
+        assert "equals the close" in explanation and document["direction"] == "DOWN", explanation
+    assert report.NO_LEGACY_FEED not in demo_run
+
+
+def test_demo_without_a_legacy_feed_says_so_in_one_line_and_writes_no_app_document():
+    output = _demo("--no-legacy-feed")
+    lines = output.splitlines()
+    assert "  legacy bucket none (no legacy feed: legacy_bucket is not set)" in lines
+    assert f"verified: 3 items in {_names().predictions_table}, full JSON in S3 (no legacy feed)" in lines
+    assert lines.count(report.NO_LEGACY_FEED) == 1 and "the mobile app's document" not in output and "the app will show" not in output
+    assert [line.split()[0] for line in lines if COMMODITY_ROW.match(line)] == ["corn", "wheat", "soybeans"] * 2, "the rest as before"
+    assert max(len(line) for line in lines) <= WIDTH
+
+
+def _names():
+    from demo.__main__ import load_settings
+    from demo.emulator import stack_names
+
+    return stack_names(load_settings())
+
+
+def test_a_settings_error_in_the_dev_stack_is_one_line_and_exit_2(monkeypatch, capsys):
+    from demo import __main__ as demo_main
+
+    real = demo_main.stack_config
+
+    def broken(root, stack):
+        config = real(root, stack)
+        defaults = json.loads(config["commodity-forecasts:function_defaults"])
+        return {**config, "commodity-forecasts:function_defaults": json.dumps({**defaults, "memroy_mb": 512})}
+
+    monkeypatch.setattr(demo_main, "stack_config", broken)
+    assert demo_main.run([]) == 2
+    said = capsys.readouterr()
+    assert said.out == "" and len(said.err.splitlines()) == 1, said
+    assert said.err.startswith("demo could not start: stack 'dev': ") and "unknown key 'memroy_mb' in function_defaults" in said.err
+
+
+def test_without_a_legacy_feed_the_settings_have_no_legacy_bucket():
+    from demo.__main__ import load_settings
+
+    assert load_settings().legacy_bucket and load_settings(legacy_feed=False).legacy_bucket is None
 
 
 @pytest.mark.parametrize(
@@ -99,8 +145,8 @@ def test_p_values_print_with_two_significant_digits_and_a_floor(p, shown):
 
 def _backtest_stub(calibration: int = 250, coverage: int = 250) -> report.Backtest:
     header = "date,window,close,target_date,actual,predicted,naive,model_half_width_80,model_half_width_95,naive_half_width_80,naive_half_width_95"
-    body = ["2025-01-01,calibration,1,2025-01-02,1,1,1,,,," for _ in range(calibration)]
-    body += ["2026-01-01,coverage,1,2026-01-02,1,1,1,0.01,0.02,0.01,0.02" for _ in range(coverage)]
+    body = ["2025-01-01,calibration,1,2025-01-02,1.02,1.01,1,,,," for _ in range(calibration)]
+    body += ["2026-01-01,coverage,1,2026-01-02,1.02,1.01,1,0.01,0.02,0.01,0.02" for _ in range(coverage)]
     return report.Backtest.parse("\n".join([header, *body]))
 
 
@@ -123,7 +169,7 @@ def test_forecast_table_fits_100_columns_at_its_widest():
     notes = "\n".join(lines)
     for abbreviation, method in (("adaptive", "adaptive-conformal"), ("scaled", "scaled-conformal"), ("fixed", "fixed-conformal")):
         assert f"{abbreviation} = {method}:" in notes, f"the legend explains {abbreviation}"
-    assert "5 trading days ahead" in lines[0] and "MAE 2.0% lower" in notes
+    assert "5 trading days ahead" in lines[0] and "its MAE more than 2.0% lower than naive's." in notes
 
 
 def test_forecast_table_refuses_mixed_dates_rather_than_mislabel_them():
@@ -136,14 +182,14 @@ def test_backtest_table_fits_100_columns_and_shows_the_measured_coverage():
     lines = report.backtest_table({"soybeans": _backtest_stub()}, {"soybeans": {"80": 0.824, "95": 0.948}}, {"soybeans": "naive"})
     assert max(len(line) for line in lines) <= WIDTH
     [row] = [line.split() for line in lines if COMMODITY_ROW.match(line)]
-    assert row[1] == "naive" and row[-2:] == ["82.4%", "94.8%"]
+    assert row[1:] == ["naive", "0.0100", "0.0200", "-50.0%", "82.4%", "94.8%"]
     assert "newest 250 days" in "\n".join(lines) and "older 250" in "\n".join(lines)
 
 
 @pytest.mark.parametrize(
     ("prediction", "shown", "says"),
     [
-        (_naive(PREDICTION), "DOWN", "with the price unchanged: the original contract is UP for a rise, else DOWN"),
+        (_naive(PREDICTION), "DOWN", ": a naive forecast equals the close, and only a rise is UP (ours: flat)."),
         (PREDICTION, "UP", "the forecast 4.9373 is above the close 4.9177 (ours: up, +0.40%)"),
         (replace(PREDICTION, predicted_price=4.9001, change_pct=-0.3579, direction="down"), "DOWN", "below the close 4.9177 (ours: down"),
         (replace(PREDICTION, predicted_price=4.9180, change_pct=0.0061, direction="flat"), "UP", "above the close 4.9177 (ours: flat, under 0.1%)"),
@@ -169,7 +215,7 @@ def trained():
 def figure(trained):
     backtest, metadata, closes = trained
     result = asdict(replace(PREDICTION, current_price=closes[-1].close, predicted_price=round(closes[-1].close * 1.004, 4)))
-    figure = report.chart(report.ChartInputs("corn", closes, result, backtest, metadata["intervals"]["coverage"]))
+    figure = report.chart(report.ChartInputs("corn", closes, result, backtest, metadata))
     yield figure, result, closes, backtest, metadata
     import matplotlib.pyplot as plt
 
@@ -187,7 +233,7 @@ def test_chart_top_panel_shows_the_recent_closes_and_the_forecasts_fan(figure):
     assert len(close_line.get_xdata()) == report.RECENT_CLOSES, "about six months of closes, not three years"
     assert "synthetic data" in figure.get_suptitle() and any("not market data" in t.get_text() for t in figure.texts)
     labels = _texts(recent)
-    assert f"last close {result['current_price']:.4f}" in labels and closes[-1].date.isoformat() in labels, "the current price labelled"
+    assert f"current price {result['current_price']:.4f}\n(the close of {closes[-1].date})" in labels, "the current price labelled"
     assert f"model forecast {result['predicted_price']:.4f}" in labels and result["target_date"] in labels, "the forecast labelled"
     last, target = matplotlib.dates.date2num(closes[-1].date), matplotlib.dates.date2num(date.fromisoformat(result["target_date"]))
     for axis in (recent, zoom):
@@ -200,20 +246,34 @@ def test_chart_top_panel_shows_the_recent_closes_and_the_forecasts_fan(figure):
     assert {f"{level}%: {result[f'{bound}_{level}']:.2f}" for level in (80, 95) for bound in ("lower", "upper")} <= set(_texts(zoom).split("\n"))
 
 
-def test_chart_bottom_panel_marks_the_windows_and_prints_the_trainers_coverage(figure):
+def test_chart_bottom_panel_marks_the_trainers_windows_and_prints_its_coverage(figure):
     figure, _, _, backtest, metadata = figure
     panel = figure.axes[2]
-    assert backtest.rows("calibration") == training.CALIBRATION_ROWS and backtest.rows("coverage") == training.COVERAGE_ROWS
+    calibration, coverage_window = metadata["calibration_window"], metadata["coverage_window"]
+    assert (calibration["rows"], coverage_window["rows"]) == (training.CALIBRATION_ROWS, training.COVERAGE_ROWS)
     labels = _texts(panel)
     assert f"older {training.CALIBRATION_ROWS} days" in labels and f"newest {training.COVERAGE_ROWS} days" in labels
     coverage = metadata["intervals"]["coverage"]
-    assert f"80% interval {coverage['80']:.1%}, 95% interval {coverage['95']:.1%}" in labels, "the measured coverage printed"
-    [span] = [patch for patch in panel.patches if patch.get_facecolor()[:3] == matplotlib.colors.to_rgb("0.9")]
-    first_coverage = backtest.target_dates[training.CALIBRATION_ROWS]
-    assert span.get_x() + span.get_width() == pytest.approx(matplotlib.dates.date2num(first_coverage)), "the calibration window shaded"
+    assert f"measured coverage: 80% interval {coverage['80']:.1%}, 95% interval {coverage['95']:.1%}" in labels, "printed"
+    spans = {patch.get_gid(): patch.get_bbox() for patch in panel.patches if patch.get_gid()}
+    day = matplotlib.dates.datestr2num
+    assert (spans["calibration window"].x0, spans["calibration window"].x1) == pytest.approx((day(calibration["first"]), day(coverage_window["first"])))
+    assert (spans["coverage window"].x0, spans["coverage window"].x1) == pytest.approx((day(coverage_window["first"]), day(coverage_window["last"])))
+    assert spans["calibration window"].y0 == 0 and spans["coverage window"].y1 == 1, "each window shaded full height"
     [errors] = [line for line in panel.lines if line.get_label().endswith("forecast's error")]
     [missed] = [line for line in panel.lines if line.get_label() == "outside the 80% interval"]
-    assert len(errors.get_xdata()) + len(missed.get_xdata()) == training.EVALUATION_ROWS
+    drawn = np.sort(np.concatenate([matplotlib.dates.date2num(errors.get_xdata()), matplotlib.dates.date2num(missed.get_xdata())]))
+    assert len(drawn) == training.EVALUATION_ROWS, "every out-of-sample day drawn"
+    assert drawn[0] == day(calibration["first"]) and drawn[-1] == day(coverage_window["last"]), "by the day each forecast was made"
+    assert (matplotlib.dates.date2num(missed.get_xdata()) >= day(coverage_window["first"])).all(), "misses only where intervals served"
     assert 1 - len(missed.get_xdata()) / training.COVERAGE_ROWS == pytest.approx(coverage["80"], abs=1 / training.COVERAGE_ROWS), (
         "the misses marked from the served half-widths agree with the coverage the trainer measured"
     )
+
+
+def test_chart_refuses_a_backtest_and_metadata_of_different_versions(trained):
+    backtest, metadata, closes = trained
+    shifted = {**metadata, "coverage_window": {**metadata["coverage_window"], "first": metadata["calibration_window"]["last"]}}
+    inputs = report.ChartInputs("corn", closes, asdict(PREDICTION), backtest, shifted)
+    with pytest.raises(ValueError, match="coverage window"):
+        inputs.window("coverage")
