@@ -3,7 +3,7 @@ XGBoost's JSON format read with `json.loads`, and against py-ubjson (a UBJSON li
 extension), for cold-start milliseconds and bytes. `python -m bench.model_formats`; part of `make bench`.
 
 Each figure is the median of fresh processes that import what the reader needs, read the file, build
-the Forest and predict one row: what a cold start pays. The rule (README: Performance): keep the smaller
+the Forest and predict one row: what a cold start pays. The rule (docs/performance.md): keep the smaller
 code unless it costs more than 10 ms of cold start.
 """
 

@@ -200,7 +200,7 @@ class LambdaImage(pulumi.ComponentResource):
         if base_image.endswith(PLACEHOLDER_DIGEST):
             pulumi.log.warn(
                 f"{Path(args.context_dir) / BASE_IMAGE_FILE} still pins the placeholder digest: a build will fail to pull it. "
-                "Merge Renovate's digest pull request, or pin the tag's index digest by hand (README: How images are built)",
+                "Merge Renovate's digest pull request, or pin the tag's index digest by hand (docs/images.md)",
                 resource=self,
             )
         # A cache export that fails (registry hiccup, throttling) never fails the build it belongs to.

@@ -270,7 +270,7 @@ def _functions_have_errors_alarm(args: StackValidationArgs, report: ReportViolat
             report(f"Function {function.props.get('name')} has no Errors alarm with an action; its failures would go unseen.", function.urn)
 
 
-# --- Guardrails of the delivery identities (README: Guardrails) --------------------------------
+# --- Guardrails of the delivery identities (docs/guardrails.md) --------------------------------
 
 PERMISSION = "aws:lambda/permission:Permission"
 MANAGED_ATTACHMENTS = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/policyAttachment:PolicyAttachment")

@@ -60,7 +60,7 @@ class FunctionSettings:
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """The stack's own extra variables (the workload contract's are added by the program)."""
     pre_traffic_check: bool = True
-    """Invoke each new version with `dry_run_event` before `live` moves to it (README: Deploying safely)."""
+    """Invoke each new version with `dry_run_event` before `live` moves to it (docs/guardrails.md: Deploying safely)."""
     expected_duration_seconds: int = int(EXPECTED_DURATION_SECONDS.default)
     """What one run is expected to take: only the cost estimate (`tools.cost`) reads it."""
     access: str = ""

@@ -16,12 +16,12 @@
 #      findings at or above the stack's threshold (tools/scan_gate.py; exit 1 blocks, exit 2 could not
 #      decide): a promoting stack's copies are scanned in its own repositories.
 #   3. the full `pulumi up` with the policy pack: functions move, each new version behind its
-#      pre-traffic gate (README: Deploying safely).
+#      pre-traffic gate (docs/guardrails.md: Deploying safely).
 #   4. tools/protect_images.py: a protected tag on every image a version within rollback reach runs,
 #      removed from those that left it (the lifecycle's first rule keeps protected images). Idempotent:
 #      a run interrupted anywhere is finished by the next, and it adds before it removes.
 #   5. tools/function_states.py: every function and the version its live alias runs is Active (Lambda
-#      has no metric or event for it; README: Monitoring).
+#      has no metric or event for it; docs/operations.md: Monitoring).
 #   6. with $COMMODITY_FORECASTS_RELEASE set, a stack that builds writes its release record there: what
 #      each live alias runs, judged again by the scan gate (--verdict-file), for the promoting stack's job.
 # A promoting stack reads its record from $COMMODITY_FORECASTS_RELEASE (the deploy workflow downloads it).

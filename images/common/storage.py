@@ -30,7 +30,7 @@ _EXISTS = ("PreconditionFailed", "412", "ConditionalRequestConflict")
 MODEL_FILE = "model.json"
 MODEL_FORMAT = "xgboost-json"
 """XGBoost's own JSON format: read with `json.loads`, faster and smaller than UBJSON for these models
-(bench/model_formats.py; README: Performance)."""
+(bench/model_formats.py; docs/performance.md)."""
 UBJSON_FORMAT = "xgboost-ubj"
 """The format versions published before; the predictor still reads them (until every stack retrained)."""
 

@@ -530,7 +530,7 @@ def _plain(item: dict) -> dict:
 
 
 LEGACY_KEYS = ("prediction_date", "predicted_price", "current_price", "direction", "timestamp")
-"""The mobile app's document, exactly these keys (README: "The mobile app's feed")."""
+"""The mobile app's document, exactly these keys (docs/workloads.md: "The mobile app's feed")."""
 
 
 def legacy_document(prediction: Prediction, written_at: datetime) -> dict:

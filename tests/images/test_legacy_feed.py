@@ -1,4 +1,4 @@
-"""The mobile app's feed keeps the contract of the pipeline it replaces (README: "The mobile app's feed").
+"""The mobile app's feed keeps the contract of the pipeline it replaces (docs/workloads.md: "The mobile app's feed").
 
 Golden: exactly five keys; `direction` is "UP" or "DOWN" by the sign of the change, as before; prices
 are JSON numbers; `timestamp` is a naive UTC `datetime.isoformat()`; `prediction_date` is the first
