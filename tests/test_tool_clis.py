@@ -15,17 +15,18 @@ from tests.conftest import ROOT
 TOOLS = [
     "tools.cost", "tools.scan_gate", "tools.rollback", "tools.prices", "tools.serve", "tools.images", "tools.image_targets",
     "tools.golden_graph", "tools.config_reference", "tools.deployer_policy", "tools.bootstrap", "tools.delivery",
-    "tools.preflight", "tools.ecr_login", "tools.invoke", "tools.protect_images", "tools.function_states", "bench",
+    "tools.preflight", "tools.ecr_login", "tools.invoke", "tools.protect_images", "tools.function_states", "tools.release", "bench",
+    "bench.promotion",
 ]
 NEEDS_ARGUMENTS = ["tools.scan_gate", "tools.rollback", "tools.prices", "tools.deployer_policy", "tools.bootstrap", "tools.delivery",
-                   "tools.preflight", "tools.ecr_login", "tools.invoke", "tools.protect_images", "tools.function_states"]
+                   "tools.preflight", "tools.ecr_login", "tools.invoke", "tools.protect_images", "tools.function_states", "tools.release"]
 BROKEN = "cli-broken"
 """A stack file the tests write beside the real ones, with a typo, and remove afterwards."""
 WITH_STACK = {
     "tools.cost": [BROKEN], "tools.scan_gate": ["--stack", BROKEN, "--image-uri", "x"], "tools.rollback": [BROKEN, "corn"],
     "tools.deployer_policy": [BROKEN, "--account", "123456789012"], "tools.bootstrap": ["template", "--repository", "a/b", BROKEN],
     "tools.delivery": [BROKEN], "tools.preflight": [BROKEN], "tools.ecr_login": [BROKEN], "tools.invoke": [BROKEN, "corn"],
-    "tools.protect_images": [BROKEN], "tools.function_states": [BROKEN],
+    "tools.protect_images": [BROKEN], "tools.function_states": [BROKEN], "tools.release": ["mode", BROKEN],
 }
 
 
