@@ -131,6 +131,7 @@ def measure(arm64_builds: dict[str, dict] | None = None, *, build: bool = False)
     """Per image: the build's seconds (bench/builds.py's, or None when not timed here) and its copy's figures."""
     results: dict[str, dict] = {}
     with Emulator() as emulator:
+        emulator.reset()  # moto's state is the process's: start from an empty registry
         for image in images.IMAGES:
             seconds = arm64_builds[image]["cross_s"] if arm64_builds else None
             if arm64_builds is None and build:

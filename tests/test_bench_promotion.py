@@ -21,6 +21,7 @@ def test_a_copy_counts_every_blob_it_moves_and_a_second_copy_moves_nothing(tmp_p
         layers.append(promotion.blob(path, promotion.LAYER))
     config = promotion.blob(config_path, promotion.CONFIG)
     with Emulator() as emulator:
+        emulator.reset()
         figures = promotion.copy_figures(emulator, "predictor", config, layers)
     assert figures["blobs"] == 3 and figures["megabytes"] == pytest.approx((config.size + sum(b.size for b in layers)) / 1e6)
     assert figures["same_digest"] and not figures["rewritten"], "the copy keeps the digest; the second writes nothing"
