@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.errors import ComponentError
+from .errors import ComponentError
 
 SCAN_FREQUENCIES = ("CONTINUOUS_SCAN", "SCAN_ON_PUSH")
 """What enhanced scanning offers (botocore's ECR model, ScanFrequency; MANUAL is basic scanning's)."""

@@ -10,10 +10,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from common.contract import DRY_RUN_ITEM, DRY_RUN_MARKERS, LEGACY_PREFIX, AccessProfile
-from components.errors import ComponentError
-from components.iam import PolicyStatement
-from components.limits import S3_BUCKET_NAME
+from .contract import DRY_RUN_ITEM, DRY_RUN_MARKERS, LEGACY_PREFIX, AccessProfile
+from .errors import ComponentError
+from .iam import PolicyStatement
+from .limits import S3_BUCKET_NAME
 
 
 class DataPlaneError(ComponentError):

@@ -12,13 +12,13 @@ from typing import Any, Iterable, Mapping
 import pulumi
 import pulumi_aws as aws
 
-from components import cron
-from components.errors import ComponentError, check_range
-from components.iam import PolicyStatement, RoleOptions, policy_document, service_trust_policy
-from components.image import LambdaImage
-from components.promoted_image import PromotedImage
-from components.queues import dead_letter_queue
-from components.limits import (
+from . import cron
+from .errors import ComponentError, check_range
+from .iam import PolicyStatement, RoleOptions, policy_document, service_trust_policy
+from .image import LambdaImage
+from .promoted_image import PromotedImage
+from .queues import dead_letter_queue
+from .limits import (
     EPHEMERAL_STORAGE_MB,
     FUNCTION_NAME,
     MAX_FUNCTION_NAME,

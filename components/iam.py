@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import pulumi
 
-from components.errors import ComponentError
+from .errors import ComponentError
 
 _ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
 _PATH = re.compile(r"^/([\x21-\x7e]{1,510}/)?$")

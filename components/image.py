@@ -17,8 +17,8 @@ from typing import Any, Mapping
 import pulumi
 import pulumi_docker_build as docker_build
 
-from components.errors import ComponentError
-from components.registry import CACHE_TAG, RELEASE_TAG_PREFIX, EcrRepository
+from .errors import ComponentError
+from .registry import CACHE_TAG, RELEASE_TAG_PREFIX, EcrRepository
 
 PLATFORMS = {"arm64": docker_build.Platform.LINUX_ARM64, "x86_64": docker_build.Platform.LINUX_AMD64}
 """Lambda architecture → the one image platform it can run. Deriving one from the other means an

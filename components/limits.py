@@ -10,7 +10,7 @@ import re
 
 # The contract's range type (name, default, minimum, maximum, description, `check`), reused: one way to
 # define and check a bounded setting, whether a function's or a workload's.
-from common.contract import Knob as Range
+from .contract import Knob as Range
 
 # A function: Lambda's limits on its size and asynchronous invocations.
 MEMORY_MB = Range("memory_mb", 1024, 128, 10240, "Lambda memory (and CPU share), MB.")

@@ -11,11 +11,11 @@ from typing import Any, Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from common.contract import MetricNames
-from components.cron import longest_gap_minutes
-from components.errors import ComponentError, check_range
-from components.function import ALIAS, ContainerFunction
-from components.limits import (
+from .contract import MetricNames
+from .cron import longest_gap_minutes
+from .errors import ComponentError, check_range
+from .function import ALIAS, ContainerFunction
+from .limits import (
     ALARM_COLD_START_MS,
     ALARM_DURATION_TIMEOUT_PERCENT,
     ALARM_ERRORS,
@@ -26,7 +26,7 @@ from components.limits import (
     LOG_FORMATS,
     MAX_ALARM_WINDOW_MINUTES,
 )
-from components.schedule import Schedule
+from .schedule import Schedule
 
 COLD_START_NAMESPACE = "CommodityForecasts/ColdStarts"
 """Where the init-duration metric filters publish (Lambda itself publishes no InitDuration metric)."""

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.errors import ComponentError
-from components.image import PLATFORMS
+from .errors import ComponentError
+from .image import PLATFORMS
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.errors import ComponentError, check_range
-from components.limits import ECR_KEEP_RELEASE_IMAGES, ECR_UNTAGGED_EXPIRE_DAYS
+from .errors import ComponentError, check_range
+from .limits import ECR_KEEP_RELEASE_IMAGES, ECR_UNTAGGED_EXPIRE_DAYS
 
 CACHE_TAG = "buildcache"
 """The one mutable tag: BuildKit's registry cache, rewritten by every build."""

@@ -11,12 +11,12 @@ from typing import Any, Mapping
 import pulumi
 import pulumi_aws as aws
 
-from components import cron
-from components.errors import ComponentError, check_range
-from components.function import ContainerFunction
-from components.iam import PolicyStatement, RoleOptions, policy_document, service_trust_policy
-from components.limits import SCHEDULE_MAX_EVENT_AGE_SECONDS, SCHEDULE_RANGES, SCHEDULE_RETRY_ATTEMPTS
-from components.queues import dead_letter_queue
+from . import cron
+from .errors import ComponentError, check_range
+from .function import ContainerFunction
+from .iam import PolicyStatement, RoleOptions, policy_document, service_trust_policy
+from .limits import SCHEDULE_MAX_EVENT_AGE_SECONDS, SCHEDULE_RANGES, SCHEDULE_RETRY_ATTEMPTS
+from .queues import dead_letter_queue
 
 
 class ScheduleError(ComponentError):

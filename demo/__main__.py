@@ -1,17 +1,21 @@
 """`make demo`: the main job on a local AWS emulator, no account needed.
 
 Starts moto's server on 127.0.0.1, creates the data plane with the names the dev stack declares,
-seeds five-plus years of prices, runs the real trainer handler and then the real predictor handler
-for each scheduled predictor with the exact event its schedule sends, prints predictions and
-backtest metrics, and writes one chart per commodity under demo-output/. Exits non-zero on failure.
+seeds five-plus years of prices, delivers the newest closes through the real price-feed handler,
+runs the real trainer handler and then the real predictor handler for each scheduled predictor with
+the exact event its schedule sends, prints the forecasts, the backtest and the mobile app's document,
+and writes one chart per commodity under demo-output/.
+
+Exit codes: 0 done, 1 the demo failed (the reason in one line), 2 bad arguments or invalid settings
+in Pulumi.dev.yaml.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-import csv
-import io
 import json
+import os
 import sys
 import time
 from datetime import date, timedelta
@@ -21,11 +25,13 @@ from urllib.parse import quote_plus
 ROOT = Path(__file__).resolve().parent.parent
 
 from common.events import today_utc
-from common.contract import COMMODITIES, INCOMING_PREFIX, PROCESSED_PREFIX
-from common.schema import parse_csv, to_csv
-from stack_config import settings_from_config, stack_config
+from common.contract import COMMODITIES, INCOMING_PREFIX, PROCESSED_PREFIX, Env
+from common import storage
+from common.schema import to_csv
+from stack_config import SettingsError, settings_from_config, stack_config
 from common.environment import WorkloadEnvironment
 from demo.emulator import ACCOUNT_ID, Emulator, apply_environment, create_data_plane, seed_prices, stack_names
+from demo import report
 from demo.prices import generate
 
 OUTPUT = ROOT / "demo-output"
@@ -45,9 +51,33 @@ class Context:
         return int((self._deadline - time.monotonic()) * 1000)
 
 
-def main() -> int:
-    settings = settings_from_config(stack_config(ROOT, "dev"), stack="dev", project_dir=ROOT)
+STACK = "dev"
+LEGACY_BUCKET_KEY = "commodity-forecasts:legacy_bucket"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--no-legacy-feed", action="store_true",
+                        help=f"run as if Pulumi.{STACK}.yaml set no legacy_bucket: the predictor writes no mobile-app document")
+    return parser.parse_args(argv)
+
+
+def load_settings(legacy_feed: bool = True):
+    """The dev stack's settings, validated as `pulumi up` would (without its legacy feed on request)."""
+    config = dict(stack_config(ROOT, STACK))
+    if not legacy_feed:
+        config.pop(LEGACY_BUCKET_KEY, None)
+    return settings_from_config(config, stack=STACK, project_dir=ROOT)
+
+
+def main(options: argparse.Namespace) -> int:
+    settings = load_settings(legacy_feed=not options.no_legacy_feed)
     names = stack_names(settings)
+    if names.legacy_bucket is None:
+        # The handlers read the environment: nothing from the caller's shell may give them a feed.
+        for variable in (Env.LEGACY_BUCKET, Env.LEGACY_PREFIX):
+            os.environ.pop(variable, None)
     trainer = next(f for f in settings.functions if f.image == "trainer")
     predictors = [f for f in settings.functions if f.image == "predictor"]
     today = today_utc()
@@ -59,7 +89,10 @@ def main() -> int:
         apply_environment({"POWERTOOLS_TRACE_DISABLED": "true"})
         print(f"AWS emulator on {emulator.endpoint} (moto); dev stack names:")
         print(f"  data bucket   {names.data_bucket}\n  table         {names.predictions_table}")
-        print(f"  legacy bucket {names.legacy_bucket} (prefix {names.legacy_prefix})")
+        if names.legacy_bucket:
+            print(f"  legacy bucket {names.legacy_bucket} (prefix {names.legacy_prefix})")
+        else:
+            print("  legacy bucket none (no legacy feed: legacy_bucket is not set)")
         create_data_plane(emulator, names)
         newest = max(generate(commodity, today)[-1].date for commodity in COMMODITIES)
         counts = seed_prices(emulator, names, COMMODITIES, newest - timedelta(days=1))
@@ -83,102 +116,46 @@ def main() -> int:
                 results[event["commodity"]] = predictor_handler.handler(
                     event, Context(settings.function_name(function), function.args.memory_mb, function.args.timeout_seconds)
                 )
-        print(f"price feed ({settings.function_name(settings.price_feed)}): {fed['object']} {fed['outcome']}, new closes "
-              + ", ".join(f"{c} +{n}" for c, n in fed["new_closes"].items()) + f"; moved to {PROCESSED_PREFIX}")
+        dropped = fed["object"].removeprefix(f"s3://{names.data_bucket}/")
+        print(f"price feed ({settings.function_name(settings.price_feed)}): {dropped} {fed['outcome']},")
+        print("  new closes " + ", ".join(f"{c} +{n}" for c, n in fed["new_closes"].items()) + f"; moved to {PROCESSED_PREFIX}")
         print(f"trainer ({settings.function_name(trainer)}) trained {len(training['models'])} models in {train_seconds:.1f}s")
         print(f"handler logs and metrics: {log_path.relative_to(ROOT)}\n")
-        _print_table(training["models"], results, names)
-        backtests = {m["commodity"]: _backtest(emulator, names, m["model_key"]) for m in training["models"]}
-        charts = _charts(emulator, names, results, backtests, today)
-        _check_outputs(emulator, names, results)
         _check_fed(results, newest)
+        legacy = _check_outputs(emulator, names, results)
+        published = {commodity: _published(emulator, names, result) for commodity, result in results.items()}
+        _print_tables(training["models"], results, published, names)
+        _show_legacy(names, results, legacy)
+        charts = _charts(emulator, names, results, published)
     print("\ncharts: " + ", ".join(str(path.relative_to(ROOT)) for path in charts))
     return 0
 
 
-def _print_table(models: list[dict], results: dict[str, dict], names: WorkloadEnvironment) -> None:
-    header = (
-        f"{'commodity':10} {'price date':10} {'current':>8} {'target date':11} {'predicted':>9} {'80% interval':>19} "
-        f"{'95% interval':>19} {'method':6} {'intervals':18} {'p-value':>7} {'model MAE':>9} {'naive MAE':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    for model in models:
-        result = results[model["commodity"]]
-        print(
-            f"{model['commodity']:10} {result['price_date']:10} {result['current_price']:8.4f} {result['target_date']:11} "
-            f"{result['predicted_price']:9.4f} {_interval(result, 80):>19} {_interval(result, 95):>19} {result['method']:6} "
-            f"{result['interval_method']:18} {model['p_value']:7.3f} {model['model_mae']:9.4f} {model['naive_mae']:9.4f}"
-        )
-    horizon = names.forecast_horizon_days
-    ahead = "the next trading day" if horizon == 1 else f"{horizon} trading days ahead"
-    print(
-        f"\nforecasts for {ahead}. method: the model serves only when a Diebold-Mariano test finds it better than the\n"
-        f"naive last value (one-sided p-value below {names.significance_level:g}) on the 500 newest out-of-sample days; otherwise the naive\n"
-        "forecast serves. Intervals (adaptive-conformal): split-conformal on errors scaled by the volatility known that day,\n"
-        "calibrated on the older 250 of those days, the quantile adapted online from each day's hit or miss since."
-    )
+def _published(emulator: Emulator, names: WorkloadEnvironment, result: dict) -> tuple[report.Backtest, dict]:
+    """The serving version's backtest.csv and metadata.json (the version the prediction names)."""
+    s3 = emulator.client("s3")
+    folder = storage.model_folder(names.models_prefix, result["commodity"], result["model_version"])
+    backtest = s3.get_object(Bucket=names.data_bucket, Key=f"{folder}backtest.csv")["Body"].read().decode()
+    metadata = json.loads(s3.get_object(Bucket=names.data_bucket, Key=f"{folder}metadata.json")["Body"].read())
+    return report.Backtest.parse(backtest), metadata
 
 
-def _interval(result: dict, level: int) -> str:
-    return f"[{result[f'lower_{level}']:.4f}, {result[f'upper_{level}']:.4f}]"
-
-
-def _backtest(emulator: Emulator, names: WorkloadEnvironment, model_key: str) -> list[dict]:
-    key = model_key.rsplit("/", 1)[0] + "/backtest.csv"
-    body = emulator.client("s3").get_object(Bucket=names.data_bucket, Key=key)["Body"].read().decode()
-    return list(csv.DictReader(io.StringIO(body)))
-
-
-def _charts(emulator: Emulator, names: WorkloadEnvironment, results: dict, backtests: dict, today) -> list[Path]:
+def _charts(emulator: Emulator, names: WorkloadEnvironment, results: dict, published: dict) -> list[Path]:
+    """One chart per commodity: its closes of this year and the last, the prediction, the serving
+    version's backtest and measured coverage."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
-    import numpy as np
 
     s3 = emulator.client("s3")
     paths = []
     for commodity, result in results.items():
-        rows = []
-        for year in (today.year - 2, today.year - 1, today.year):
-            key = f"{names.prices_prefix}{commodity}/{year}.csv"
-            body = s3.get_object(Bucket=names.data_bucket, Key=key)["Body"].read().decode()
-            rows += parse_csv(body, source=key)
-        figure, axis = plt.subplots(figsize=(11, 5))
-        axis.plot([r.date for r in rows], [r.close for r in rows], color="0.55", linewidth=1, label="daily close")
-        backtest = backtests[commodity]
-        target_dates = np.array([b["target_date"] for b in backtest], dtype="datetime64[D]").astype(object)
-        model_line = np.array([float(b["predicted"]) for b in backtest])
-        naive_line = np.array([float(b["naive"]) for b in backtest])
-        axis.plot(target_dates, model_line, color="tab:blue", linewidth=1, label="backtest: model forecast")
-        axis.plot(target_dates, naive_line, color="tab:orange", linewidth=0.8, alpha=0.7, label="backtest: naive last value")
-        # The serving method's adaptive 80% and 95% bands as served day by day over the held-out year (the
-        # trainer's walk, the predictor's own code), widening and narrowing with the volatility of the day.
-        serving = model_line if result["method"] == "model" else naive_line
-        walked = np.array([b[f"{result['method']}_half_width_80"] != "" for b in backtest])
-        for level, alpha in ((95, 0.12), (80, 0.22)):
-            width = np.array([float(b[f"{result['method']}_half_width_{level}"] or "nan") for b in backtest])
-            axis.fill_between(
-                target_dates[walked], (serving * np.exp(-width))[walked], (serving * np.exp(width))[walked], color="tab:green",
-                alpha=alpha, linewidth=0, label=f"{level}% interval ({result['method']}, {result['interval_method']})",
-            )
-        target = np.datetime64(result["target_date"]).astype(object)
-        axis.errorbar(
-            [target], [result["predicted_price"]],
-            yerr=[[result["predicted_price"] - result["lower_95"]], [result["upper_95"] - result["predicted_price"]]],
-            color="tab:red", fmt="o", capsize=4, zorder=5, label=f"{result['method']} forecast for {result['target_date']}, 95% interval",
-        )
-        axis.annotate(f"{result['predicted_price']:.2f}", (target, result["predicted_price"]), textcoords="offset points", xytext=(6, 6))
-        axis.set_title(f"{commodity} (synthetic data): history, out-of-sample backtest and the next forecast")
-        figure.text(0.01, 0.01, "Synthetic prices generated by demo/prices.py - not market data.", fontsize=8, color="0.4")
-        axis.set_ylabel("USD per bushel")
-        axis.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-        axis.legend(loc="upper left", fontsize=8)
-        axis.grid(alpha=0.3)
+        price_date = date.fromisoformat(result["price_date"])
+        closes = storage.read_prices(s3, names.data_bucket, names.prices_prefix, commodity, first_year=price_date.year - 1, until=price_date)
+        backtest, metadata = published[commodity]
+        figure = report.chart(report.ChartInputs(commodity, closes, result, backtest, metadata))
         path = OUTPUT / f"{commodity}.png"
-        figure.tight_layout()
         figure.savefig(path, dpi=110)
         plt.close(figure)
         paths.append(path)
@@ -215,9 +192,12 @@ def _check_fed(results: dict, newest: date) -> None:
     print(f"every prediction starts from the close the feed delivered ({newest})")
 
 
-def _check_outputs(emulator: Emulator, names: WorkloadEnvironment, results: dict) -> None:
-    """Read back what the predictor wrote: one item per commodity and date, and both JSON files."""
+def _check_outputs(emulator: Emulator, names: WorkloadEnvironment, results: dict) -> dict[str, tuple[str, bytes]]:
+    """Read back what the predictor wrote: one item per commodity and date, the full JSON, and the
+    mobile app's document when the stack has a legacy feed (none, and none claimed, without one).
+    Returns each commodity's app document (its key and the bytes as written)."""
     s3, dynamodb = emulator.client("s3"), emulator.client("dynamodb")
+    legacy = {}
     for commodity, result in results.items():
         item = dynamodb.get_item(
             TableName=names.predictions_table,
@@ -225,18 +205,64 @@ def _check_outputs(emulator: Emulator, names: WorkloadEnvironment, results: dict
         ).get("Item")
         if item is None or float(item["predicted_price"]["N"]) != result["predicted_price"]:
             raise SystemExit(f"{commodity}: prediction missing from {names.predictions_table}")
+        full_key = storage.prediction_key(names.predictions_prefix, commodity, date.fromisoformat(result["effective_date"]))
+        full = json.loads(s3.get_object(Bucket=names.data_bucket, Key=full_key)["Body"].read())
+        if full["predicted_price"] != result["predicted_price"]:
+            raise SystemExit(f"{commodity}: the full JSON does not match the stored prediction")
+        if result["legacy_written"] != bool(names.legacy_bucket):
+            raise SystemExit(f"{commodity}: legacy_written is {result['legacy_written']} with legacy bucket {names.legacy_bucket}")
+        if names.legacy_bucket is None:
+            continue
         legacy_key = names.legacy_key(commodity)
         legacy_body = s3.get_object(Bucket=names.legacy_bucket, Key=legacy_key)["Body"].read()
-        legacy = json.loads(legacy_body)
-        if legacy["predicted_price"] != result["predicted_price"]:
+        if json.loads(legacy_body)["predicted_price"] != result["predicted_price"]:
             raise SystemExit(f"{commodity}: legacy JSON does not match the stored prediction")
-    print(f"\nverified: {len(results)} items in {names.predictions_table}, full and legacy JSON in S3")
-    print(f"the mobile app's document, s3://{names.legacy_bucket}/{legacy_key}:\n{legacy_body.decode()}")
+        legacy[commodity] = legacy_key, legacy_body
+    written = "full and legacy JSON in S3" if names.legacy_bucket else "full JSON in S3 (no legacy feed)"
+    print(f"verified: {len(results)} items in {names.predictions_table}, {written}\n")
+    return legacy
+
+
+def _print_tables(models: list[dict], results: dict, published: dict, names: WorkloadEnvironment) -> None:
+    by_commodity = {model["commodity"]: model for model in models}
+    backtests = {commodity: backtest for commodity, (backtest, _) in published.items()}
+    print("\n".join(report.forecast_table(
+        results, by_commodity, backtests, horizon=names.forecast_horizon_days, significance=names.significance_level,
+        min_improvement=names.min_improvement,
+    )))
+    print()
+    print("\n".join(report.backtest_table(
+        backtests,
+        {commodity: metadata["intervals"]["coverage"] for commodity, (_, metadata) in published.items()},
+        {commodity: result["method"] for commodity, result in results.items()},
+    )))
+
+
+def _show_legacy(names: WorkloadEnvironment, results: dict, legacy: dict[str, tuple[str, bytes]]) -> None:
+    """One commodity's mobile-app document as written (a naive one if any: the case the app shows
+    differently from us) and what the app will display; or the one line saying there is no feed."""
+    if names.legacy_bucket is None:
+        print(f"\n{report.NO_LEGACY_FEED}")
+        return
+    commodity = next((c for c, result in results.items() if result["method"] == "naive"), next(iter(results)))
+    key, body = legacy[commodity]
+    print(f"\nthe mobile app's document, s3://{names.legacy_bucket}/{key}:\n{body.decode()}")
+    print(report.legacy_explanation(json.loads(body), results[commodity]))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """The command line: its arguments (usage and exit 2 when wrong), then the demo with one line
+    on stderr for what stopped it."""
+    options = parse_args(argv)
+    try:
+        return main(options)
+    except SettingsError as error:
+        print(f"demo could not start: stack {STACK!r}: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # the demo's one job is to say clearly that it failed, and exit non-zero
+        print(f"demo failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Exception as error:  # the demo's one job is to say clearly that it failed, and exit non-zero
-        print(f"demo failed: {type(error).__name__}: {error}", file=sys.stderr)
-        sys.exit(1)
+    sys.exit(run())

@@ -61,3 +61,23 @@ def test_main_imports_only_from_the_layers_below_it():
     project = roots - set(sys.stdlib_module_names) - {"pulumi", "pulumi_aws"}
     assert project <= {"stack_config", "components", "common"}, f"__main__.py imports {sorted(project)}"
     assert "stack_config" in project, "the program reads its settings through the settings layer"
+
+
+def test_the_components_import_one_another_relatively_and_only_pulumi_and_the_contract_beside():
+    """The same files are `components` here and `commodity_forecasts.components` once installed (the wheel,
+    tests/test_examples.py): an absolute import of `components`, or of any other folder of this repository,
+    would fail there. The workloads' contract comes through components/contract.py, under either name."""
+    allowed = set(sys.stdlib_module_names) | {"pulumi", "pulumi_aws", "pulumi_docker_build"}
+    bridge = {"common.contract", "commodity_forecasts.common.contract"}
+    for path in sorted((ROOT / "components").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                if path.name == "contract.py" and name in bridge:
+                    continue
+                assert name.split(".")[0] in allowed, f"components/{path.name} imports {name}: relative (`from .x import`) or pulumi's only"

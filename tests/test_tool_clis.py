@@ -1,6 +1,7 @@
 """Every operator tool answers like a CLI: `--help` prints its usage and exits 0; a missing argument
-prints the usage and exits 2; a settings error in the stack file is one line naming the key, exit 2,
-never a traceback."""
+(or, for a tool that needs none, an unknown one) prints the usage and exits 2; a settings error in the
+stack file is one line naming the key, exit 2, never a traceback. The demo reads the dev stack only: its
+settings error is tested in tests/test_demo.py."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ TOOLS = [
     "tools.cost", "tools.scan_gate", "tools.rollback", "tools.prices", "tools.serve", "tools.images", "tools.image_targets",
     "tools.golden_graph", "tools.config_reference", "tools.deployer_policy", "tools.bootstrap", "tools.delivery",
     "tools.preflight", "tools.ecr_login", "tools.invoke", "tools.protect_images", "tools.function_states", "tools.release", "bench",
-    "bench.promotion",
+    "bench.promotion", "demo",
 ]
 NEEDS_ARGUMENTS = ["tools.scan_gate", "tools.rollback", "tools.prices", "tools.deployer_policy", "tools.bootstrap", "tools.delivery",
                    "tools.preflight", "tools.ecr_login", "tools.invoke", "tools.protect_images", "tools.function_states", "tools.release"]
+NO_REQUIRED_ARGUMENT = [tool for tool in TOOLS if tool not in NEEDS_ARGUMENTS]
+"""Run with no argument, these do their work (the demo runs): an unknown one is their bad input."""
 BROKEN = "cli-broken"
 """A stack file the tests write beside the real ones, with a typo, and remove afterwards."""
 WITH_STACK = {
@@ -44,6 +47,14 @@ def test_help_prints_the_usage_and_exits_0(tool):
 def test_a_missing_argument_prints_the_usage_and_exits_2(tool):
     done = run(tool)
     assert done.returncode == 2 and "usage: python -m " in done.stderr and "Traceback" not in done.stderr, done.stderr[-500:]
+
+
+@pytest.mark.parametrize("tool", NO_REQUIRED_ARGUMENT)
+def test_an_unknown_argument_prints_the_usage_and_exits_2_before_any_work(tool):
+    done = run(tool, "--no-such-option")
+    assert done.returncode == 2 and done.stderr.startswith(f"usage: python -m {tool}"), done.stdout[-300:] + done.stderr[-500:]
+    assert "unrecognized arguments: --no-such-option" in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == "", "nothing ran"
 
 
 @pytest.fixture(scope="module")

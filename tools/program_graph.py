@@ -8,6 +8,10 @@ anything declared in `Pulumi.yaml` (only required keys, so nothing to merge toda
 A stack that promotes from another runs with a release record: the one given, else the record of what its
 source's program deploys under the same mocks (`release_of`: each function's image and architecture, every
 scan passed), which is what the deploy tools would record after that source's update.
+
+The harness itself (the mocks, `run_program`, the graph) needs nothing but pulumi: the settings layer is
+imported by the functions that run a stack of this project. So a program can run under it with this
+repository off the import path, as tests/test_examples.py runs examples/echo on the installed wheel.
 """
 
 from __future__ import annotations
@@ -21,14 +25,13 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 
-from stack_config import settings_from_config, stack_config
-from stack_config.promotion import PROMOTE_FROM, RELEASE_RECORD_ENV
-from stack_config.release import ReleaseRecord, ScanVerdict, ServedFunction, released_images
+if TYPE_CHECKING:
+    from stack_config.release import ReleaseRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "commodity-forecasts"
@@ -264,6 +267,9 @@ def run_stack(stack: str, *, release: str | None = None, root: Path = ROOT, prev
     """Run the real `__main__.py` for `stack` under mocks (no engine, no cloud: nothing is created). `release`:
     the record text a promoting stack reads (default: its source's, from the source's run under mocks; NO_RELEASE:
     none). `root`: the folder of the stack files (another layout's in tests; it needs `images/` as the program does)."""
+    from stack_config import stack_config
+    from stack_config.promotion import PROMOTE_FROM
+
     config = stack_config(root, stack)
     source = config.get(f"{PROJECT}:{PROMOTE_FROM}")
     if source and release is None:
@@ -280,6 +286,8 @@ def run_stack(stack: str, *, release: str | None = None, root: Path = ROOT, prev
 @contextmanager
 def _release_record(text: str | None) -> Iterator[None]:
     """`$COMMODITY_FORECASTS_RELEASE` names a file holding `text` while the program runs (unset for None)."""
+    from stack_config.promotion import RELEASE_RECORD_ENV
+
     previous = os.environ.pop(RELEASE_RECORD_ENV, None)
     with tempfile.TemporaryDirectory() as folder:
         if text is not None:
@@ -297,6 +305,9 @@ def _release_record(text: str | None) -> Iterator[None]:
 def release_of(graph: Graph, stack: str, *, verdict: str = "pass", root: Path = ROOT) -> ReleaseRecord:
     """The record `tools.release record` would write after `stack`'s update: what each function's `live`
     alias runs (under mocks, the published version of the function's image) and the gate's verdict."""
+    from stack_config import settings_from_config, stack_config
+    from stack_config.release import ReleaseRecord, ScanVerdict, ServedFunction, released_images
+
     settings = settings_from_config(stack_config(root, stack), stack=stack, project_dir=root)
     image_of = {settings.function_name(f): f.image for f in settings.all_functions}
     served = []

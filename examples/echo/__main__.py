@@ -1,13 +1,16 @@
 """A second, minimal program on the same components, unchanged: a repository, an arm64 image build and
 one HTTP-invoked function (Function URL, AWS_IAM), gated before `live` moves like every function of the
-main program. Run it from this folder with the repository on the import path, the way a package of
-these components would be: `PYTHONPATH=../.. pulumi up -s dev`. Its mocks test is tests/test_examples.py."""
+main program. It is written as your own program would be: it imports the installed package
+(`commodity_forecasts.components`, docs/using-the-components.md), never this repository's folders. From
+this folder, `pulumi up -s dev` creates the program's own virtual environment (Pulumi.yaml: toolchain pip)
+and installs requirements.txt into it, which builds the package from the repository (`pip install ../..`).
+Its mocks test, on the built wheel with the repository off the path, is tests/test_examples.py."""
 
 import pulumi
 
-from components.function import ContainerFunction, ContainerFunctionArgs
-from components.image import LambdaImage, LambdaImageArgs
-from components.registry import EcrRepository, EcrRepositoryArgs
+from commodity_forecasts.components.function import ContainerFunction, ContainerFunctionArgs
+from commodity_forecasts.components.image import LambdaImage, LambdaImageArgs
+from commodity_forecasts.components.registry import EcrRepository, EcrRepositoryArgs
 
 config = pulumi.Config()
 environment = config.get("environment") or "dev"
