@@ -159,8 +159,8 @@ def wait_for_replica(ecr, repository: str, digest: str, tag: str, *, timeout_sec
 
 
 NO_RELEASE_YET = ("does not have output property 'release'", "no stack named")
-"""What the CLI says when a stack has no `release` output, or no state at all (pulumi/pulumi, `stack output`'s
-`current stack does not have output property '<name>'`; `stack select`'s `no stack named '<name>' found`)."""
+"""What the CLI says when a stack has no `release` output, or no state at all (pulumi/pulumi: `stack output`'s
+`current stack does not have output property '<name>'`; loading a stack that does not exist, `no stack named '<name>' found`)."""
 
 
 def current(settings: Settings, out: Path, *, pulumi: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> dict[str, str]:
