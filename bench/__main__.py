@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-from bench import builds, cold_start, footprint, intervals, model_formats, program, skill, warm
+from bench import builds, cold_start, footprint, intervals, model_formats, program, promotion, skill, warm
 from bench.world import ROOT, world
 
 
@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     print("arm64 builds, cross-stage and emulated …", flush=True)
     arm64_builds = builds.measure()
     sections.append(("arm64 builds: dependency stage on the build platform vs fully emulated", builds.report(arm64_builds)))
+    print("prod's promotion: the same arm64 images copied by digest …", flush=True)
+    promoted = promotion.measure(arm64_builds)
+    sections.append(("Promotion: prod's two arm64 builds vs a copy of the same digests (emulator's ECR)", promotion.report(promoted)))
     print("model formats …", flush=True)
     sections.append(("How the predictor reads a model (fresh processes, median of 9)", model_formats.report(model_formats.measure())))
     print("forecast skill over seeded histories …", flush=True)
@@ -49,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         "arm64 dependency install, cross-stage / emulated: "
         + ", ".join(f"{name} {r['install_ratio']:.2f}x (whole build {r['ratio']:.2f}x)" for name, r in arm64_builds.items())
         + " (target <= 0.3x, same files)",
+        *promotion.summary(promoted),
         *skill.summary(measured),
         *intervals.summary(walked),
     ]

@@ -32,9 +32,14 @@ INSTALL_STEP = "RUN case"
 """The Dockerfiles' dependency install step (the one RUN that installs wheels)."""
 
 
+def built_tag(image: str, *, emulated: bool) -> str:
+    """The tag a timed build leaves (bench/promotion.py copies the cross-stage ones)."""
+    return f"{images.LOCAL_REPOSITORY}/bench-{image}:{ARCHITECTURE}-{'emulated' if emulated else 'cross'}"
+
+
 def timed_build(image: str, *, emulated: bool) -> tuple[str, float, float]:
     """Tag, whole-build seconds and install-step seconds (from the time each `Step N/M` line appeared)."""
-    tag = f"{images.LOCAL_REPOSITORY}/bench-{image}:{ARCHITECTURE}-{'emulated' if emulated else 'cross'}"
+    tag = built_tag(image, emulated=emulated)
     command = images.build_command(image, ARCHITECTURE, emulated=emulated, tag=tag)
     command.insert(2, "--no-cache")
     started = time.perf_counter()

@@ -7,14 +7,17 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from tools.identities.deployer import ALWAYS, resource_type_for
+from tools.identities.deployer import ON_THE_SOURCE, resource_type_for, tools
 from tools.identities.evaluate import Request
 from tools.identities.scopes import Target
 from tools.identities.table import provider_calls
-from tools.program_graph import ACCOUNT, Graph, Resource
+from tools.program_graph import Graph, Resource
 
-ECR_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0c1a9e5f-aws-ecr-managed"
-"""The AWS-managed aws/ecr key (its id is the account's own; any id)."""
+ECR_KEY_ID = "0c1a9e5f-aws-ecr-managed"
+"""The AWS-managed aws/ecr key's id (the account's own; any id)."""
+LAMBDA_EDITS_REPOSITORY_POLICY = frozenset({"ecr:SetRepositoryPolicy", "ecr:GetRepositoryPolicy"})
+"""What Lambda does on a function's creator's behalf for an image in the function's own account only (Lambda
+developer guide, "Amazon ECR permissions"); an image in another account is the source's repository policy's job."""
 _REPOSITORY_URL = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^:@]+)")
 
 
@@ -31,7 +34,7 @@ def _repository_arn(url: str) -> str:
     return f"arn:aws:ecr:{region}:{account}:repository/{name}"
 
 
-def own_arn(resource: Resource, graph: Graph) -> str:
+def own_arn(resource: Resource, graph: Graph, target: Target) -> str:
     """The ARN a resource's own calls act on: its own, or its parent's (a policy's role, a child's bucket)."""
     t, i, s = resource.type, resource.inputs, resource.state
     if t.startswith("aws:s3/bucket") and t != "aws:s3/bucket:Bucket":
@@ -46,11 +49,11 @@ def own_arn(resource: Resource, graph: Graph) -> str:
         qualifier = i.get("qualifier")
         return _function_arn(graph, i.get("functionName") or i["function"]) + (f":{qualifier}" if qualifier else "")
     if t == "aws:cloudwatch/logMetricFilter:LogMetricFilter":
-        return f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{i['logGroupName']}"
+        return target.arn("logs", f"log-group:{i['logGroupName']}")
     if t == "aws:cloudwatch/dashboard:Dashboard":
         return s["dashboardArn"]
     if t == "aws:cloudwatch/eventTarget:EventTarget":
-        return f"arn:aws:events:us-east-1:{ACCOUNT}:rule/{i['rule']}"
+        return target.arn("events", f"rule/{i['rule']}")
     if t == "aws:sns/topicSubscription:TopicSubscription":
         return i["topic"]
     if t == "aws:appautoscaling/scheduledAction:ScheduledAction":
@@ -79,7 +82,8 @@ def _passed_role(resource: Resource) -> tuple[str, str]:
     return resource.inputs["target"]["roleArn"], "scheduler.amazonaws.com"
 
 
-def _request(target: Target, resource: Resource, graph: Graph, action: str) -> Request:
+def _request(target: Target, resource: Resource, graph: Graph, action: str) -> Request | None:
+    """The request `action` makes for `resource`; None when the call is not made for it."""
     if action == "iam:PassRole":
         role, service = _passed_role(resource)
         return Request(action, role, {"iam:PassedToService": service})
@@ -87,34 +91,45 @@ def _request(target: Target, resource: Resource, graph: Graph, action: str) -> R
         service, arn = target.service_linked_role(resource.type)
         return Request(action, arn, {"iam:AWSServiceName": service})
     if action == "kms:RetireGrant":
-        return Request(action, ECR_KEY, {"kms:ViaService": f"ecr.{target.region}.amazonaws.com"})
+        return Request(action, target.arn("kms", f"key/{ECR_KEY_ID}"), {"kms:ViaService": f"ecr.{target.region}.amazonaws.com"})
     kind = resource_type_for(resource.type, action)
     if kind == "*":
         return Request(action, "*")
-    arn = own_arn(resource, graph)
+    arn = own_arn(resource, graph, target)
     if kind == "object":
         arn = f"{arn}/predictions/corn/2026-12-03.json"
     elif kind == "repository" and not arn.startswith("arn:aws:ecr:"):
         arn = _repository_arn(resource.inputs["imageUri"])
+        if action in LAMBDA_EDITS_REPOSITORY_POLICY and arn.split(":")[4] != target.account:
+            return None
     return Request(action, arn, _context(resource, graph))
 
 
 def requests(target: Target, graph: Graph) -> Iterator[tuple[Resource | None, str, Request]]:
     """(resource, its type, request) for every listed call of every custom resource, every data source
-    the program called, and what the deploy and rollback tools call on each function and repository."""
+    the program called, and what the deploy tools (rollback and promotion included) call on each function and
+    repository: the stack's own, or, for what acts on the source, each repository the source's images are in."""
     table = provider_calls()
     for resource in graph.resources:
         if not resource.custom:
             continue
         for action in table[resource.type].actions():
-            yield resource, resource.type, _request(target, resource, graph, action)
+            request = _request(target, resource, graph, action)
+            if request is not None:
+                yield resource, resource.type, request
     for token in sorted(graph.invokes):
         for action in table[token].actions():
             yield None, token, Request(action, target.legacy_bucket_arn)
-    for tool in ALWAYS:
+    for tool in tools(target.settings):
         for action in table[tool].actions():
-            kind = resource_type_for(tool, action)
-            arns = ["*"] if kind == "*" else [r.state["arn"] for r in graph.of_type(
-                "aws:lambda/function:Function" if kind == "function" else "aws:ecr/repository:Repository")]
-            for arn in arns:
+            for arn in _tool_arns(target, graph, tool, resource_type_for(tool, action)):
                 yield None, tool, Request(action, arn)
+
+
+def _tool_arns(target: Target, graph: Graph, tool: str, kind: str) -> list[str]:
+    if kind == "*":
+        return ["*"]
+    if tool in ON_THE_SOURCE:
+        settings = target.settings
+        return [settings.promotion.source.repository_arn(settings.project, image.name) for image in settings.images]
+    return [r.state["arn"] for r in graph.of_type("aws:lambda/function:Function" if kind == "function" else "aws:ecr/repository:Repository")]

@@ -92,7 +92,7 @@ def test_pull_request_previews_both_stacks_with_the_policy_pack_and_comments():
     preview = workflow["jobs"]["preview"]
     assert preview["needs"] == "test"
     assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
-    [pulumi] = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    [pulumi] = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@") and "with" in s]
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["comment-on-pr"] is True
     assert pulumi["with"]["policyPacks"] == "policy"
@@ -120,11 +120,98 @@ def test_merge_deploys_dev_then_prod_through_the_gate():
     assert triggers["push"]["branches"] == ["main"]
     assert deploy["jobs"]["prod"]["needs"] == "dev"
     assert [deploy["jobs"][j]["with"]["stack"] for j in ("dev", "prod")] == ["dev", "prod"]
-    stack_job = load("deploy-stack.yml")["jobs"]["deploy"]
-    assert stack_job["environment"] == "${{ inputs.stack }}", "prod waits for its environment's required reviewers"
-    assert stack_job["concurrency"] == {"group": "pulumi-${{ inputs.stack }}", "cancel-in-progress": False}
-    assert stack_job["steps"][-1]["run"] == 'tools/deploy.sh "$STACK"', "no ${{ }} expanded inside run: (template injection)"
-    assert stack_job["steps"][-1]["env"]["STACK"] == "${{ inputs.stack }}"
+    for caller in ("dev", "prod"):
+        name, stack_job = job_run_by(caller)
+        assert stack_job["environment"] == "${{ inputs.stack }}", "prod waits for its environment's required reviewers"
+        assert stack_job["concurrency"] == {"group": "pulumi-${{ inputs.stack }}", "cancel-in-progress": False}
+        [deploy_step] = [s for s in stack_job["steps"] if "tools/deploy.sh" in s.get("run", "")]
+        assert deploy_step["run"] == 'tools/deploy.sh "$STACK"', "no ${{ }} expanded inside run: (template injection)"
+        assert deploy_step["env"]["STACK"] == "${{ inputs.stack }}"
+
+
+_INPUT_TEST = re.compile(r"^\$\{\{ inputs\.([\w-]+) (==|!=) '([^']*)' \}\}$")
+
+
+def runs_with(condition: str | None, inputs: dict) -> bool:
+    """A job's or step's `if:` as GitHub evaluates the one form these workflows use, `inputs.<name> ==|!= '<text>'`
+    (an input the caller does not pass has its declared default)."""
+    if condition is None:
+        return True
+    match = _INPUT_TEST.match(condition)
+    assert match, f"{condition!r}: not a condition this test can evaluate"
+    name, operator, text = match.groups()
+    return (inputs[name] == text) is (operator == "==")
+
+
+def caller_inputs(caller: str) -> dict:
+    workflow = load("deploy-stack.yml")
+    declared = workflow.get("on", workflow.get(True))["workflow_call"]["inputs"]  # YAML 1.1 reads `on` as true
+    return {name: spec.get("default") for name, spec in declared.items()} | load("deploy.yml")["jobs"][caller]["with"]
+
+
+def job_run_by(caller: str) -> tuple[str, dict]:
+    """The one job of deploy-stack.yml that runs for deploy.yml's `caller`, with only the steps that run."""
+    assert load("deploy.yml")["jobs"][caller]["uses"] == "$/.github/workflows/deploy-stack.yml"
+    inputs = caller_inputs(caller)
+    running = [(name, job) for name, job in load("deploy-stack.yml")["jobs"].items() if runs_with(job.get("if"), inputs)]
+    assert len(running) == 1, f"{caller}: exactly one job runs, got {[name for name, _ in running]}"
+    name, job = running[0]
+    return name, {**job, "steps": [step for step in job["steps"] if runs_with(step.get("if"), inputs)]}
+
+
+BUILD_TOOLING = ("docker/setup-qemu-action@", "docker/setup-buildx-action@", "docker/login-action@", "actions/cache@",
+                 "aws-actions/amazon-ecr-login@")
+
+
+def test_prod_builds_nothing_and_runs_the_release_record_dev_wrote_in_the_same_run():
+    from stack_config.promotion import RELEASE_RECORD_ENV
+
+    deploy = load("deploy.yml")["jobs"]
+    _, dev = job_run_by("dev")
+    _, prod = job_run_by("prod")
+    assert deploy["prod"]["needs"] == "dev", "the record prod runs is the one dev's job wrote before it"
+    built = [s["uses"] for s in dev["steps"] if s.get("uses", "").startswith(BUILD_TOOLING)]
+    assert len(built) == 2, f"dev builds: arm64 emulation and Buildx, got {built}"
+    assert not [s for s in prod["steps"] if s.get("uses", "").startswith(BUILD_TOOLING)], "prod: no QEMU, Buildx, cache or login"
+    assert not [s for s in prod["steps"] if "docker" in s.get("run", "")], "prod runs no Docker"
+
+    [written] = [s for s in dev["steps"] if "tools/deploy.sh" in s.get("run", "")]
+    [upload] = [s for s in dev["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert dev["steps"].index(upload) > dev["steps"].index(written), "uploaded after deploy.sh wrote it"
+    assert upload["with"]["path"] == written["env"][RELEASE_RECORD_ENV] and upload["with"]["if-no-files-found"] == "error"
+    assert upload["with"]["name"] == "${{ inputs.release-out }}"
+
+    [download] = [s for s in prod["steps"] if s.get("uses", "").startswith("actions/download-artifact@")]
+    [read] = [s for s in prod["steps"] if "tools/deploy.sh" in s.get("run", "")]
+    assert prod["steps"].index(download) < prod["steps"].index(read)
+    assert download["with"]["name"] == "${{ inputs.release-in }}"
+    assert set(download["with"]) == {"name", "path"}, "this run's artifact only: no run-id, repository or token"
+    assert read["env"][RELEASE_RECORD_ENV] == download["with"]["path"] + "/release.json" == written["env"][RELEASE_RECORD_ENV]
+    assert deploy["dev"]["with"]["release-out"] == deploy["prod"]["with"]["release-in"], "prod downloads the artifact dev uploads"
+
+
+def test_each_deploy_job_checks_its_stack_file_builds_or_promotes_as_the_workflow_assumes():
+    for caller, expected in (("dev", '= build'), ("prod", '!= build')):
+        _, job = job_run_by(caller)
+        [check] = [s for s in job["steps"] if "tools.release mode" in s.get("run", "")]
+        assert check["run"] == f'test "$(.venv/bin/python -m tools.release mode "$STACK")" {expected}', caller
+        steps = job["steps"]
+        first_aws = next(i for i, s in enumerate(steps) if "configure-aws-credentials" in s.get("uses", ""))
+        assert steps.index(check) < first_aws, f"{caller}: refused before any credential exists"
+
+
+def test_a_pull_request_never_writes_carries_or_reads_a_record_it_did_not_get_from_the_stacks_state():
+    deploy_stack = load("deploy-stack.yml")
+    assert list(deploy_stack.get("on", deploy_stack.get(True))) == ["workflow_call"], "only deploy.yml (push to main) calls it"
+    text = (ROOT / ".github" / "workflows" / "pull-request.yml").read_text()
+    assert "artifact" not in text and "tools.release record" not in text and "tools/deploy.sh" not in text
+    preview = load("pull-request.yml")["jobs"]["preview"]
+    [current] = [s for s in preview["steps"] if "tools.release current" in s.get("run", "")]
+    assert current["run"] == '.venv/bin/python -m tools.release current "$STACK" --out "$RECORD" >> "$GITHUB_OUTPUT"'
+    [pulumi] = [s for s in preview["steps"] if s.get("with", {}).get("command") == "preview"]
+    assert pulumi["env"] == {"COMMODITY_FORECASTS_RELEASE": "${{ steps.release.outputs.record }}"}
+    assert pulumi["if"] == "${{ steps.release.outputs.preview == 'true' }}"
+    assert preview["steps"].index(current) < preview["steps"].index(pulumi)
 
 
 def test_aws_credentials_last_as_long_as_the_job():
@@ -136,7 +223,7 @@ def test_aws_credentials_last_as_long_as_the_job():
                 if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
                     assert int(step["with"]["role-duration-seconds"]) >= job["timeout-minutes"] * 60, (name, job.get("name"))
                     checked += 1
-    assert checked == 2
+    assert checked == 3, "dev's build job, prod's promote job, the preview"
 
 
 def test_workflows_pass_zizmor_with_no_finding():
@@ -189,7 +276,7 @@ def test_every_job_that_runs_the_cli_has_uv_on_path_first():
         adds = [i for i, s in enumerate(steps) if 'make --no-print-directory uv-path >> "$GITHUB_PATH"' in s.get("run", "")]
         assert adds and adds[0] < cli, f"{workflow}:{name}: the CLI's uv toolchain needs uv on PATH (sdk/python/toolchain/uv.go)"
         found += 1
-    assert found == 2, "the deploy job and the preview job"
+    assert found == 3, "the build and promote jobs and the preview job"
     printed = subprocess.run(["make", "--no-print-directory", "uv-path"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     assert (Path(printed) / "uv").is_file(), "the directory it adds holds the pinned uv"
 
@@ -200,13 +287,15 @@ def test_no_stored_token_or_role_variable_and_each_job_uses_its_own_identity():
         assert "vars." not in text, f"{path.name}: a repository or environment variable would be a second place roles live"
         assert set(re.findall(r"secrets\.([A-Za-z_]+)", text)) <= {"GITHUB_TOKEN"}, f"{path.name}: no stored credential"
         assert "PULUMI_ACCESS_TOKEN" not in text, f"{path.name}: the state backend is the bootstrap's bucket, reached by the role"
-    deploy = load("deploy-stack.yml")["jobs"]["deploy"]
-    assert deploy["environment"] == "${{ inputs.stack }}", "the subject names the stack's environment"
-    [coordinates] = [s for s in deploy["steps"] if s.get("id") == "stack"]
-    assert coordinates["env"]["STACK"] == "${{ inputs.stack }}" and coordinates["run"] == '.venv/bin/python -m tools.delivery "$STACK" >> "$GITHUB_OUTPUT"'
+    jobs = load("deploy-stack.yml")["jobs"]
+    assert sorted(jobs) == ["build", "promote"]
+    for deploy in jobs.values():
+        assert deploy["environment"] == "${{ inputs.stack }}", "the subject names the stack's environment"
+        [coordinates] = [s for s in deploy["steps"] if s.get("id") == "stack"]
+        assert coordinates["env"]["STACK"] == "${{ inputs.stack }}" and coordinates["run"] == '.venv/bin/python -m tools.delivery "$STACK" >> "$GITHUB_OUTPUT"'
     preview = load("pull-request.yml")["jobs"]["preview"]
     assert "environment" not in preview, "a preview keeps the pull_request subject, which only the preview role trusts"
-    [pulumi] = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    [pulumi] = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@") and "with" in s]
     assert pulumi["with"]["cloud-url"] == "${{ steps.stack.outputs.backend }}"
     assert not any("setup-qemu" in s.get("uses", "") or "setup-buildx" in s.get("uses", "") for s in preview["steps"]), "previews build nothing"
 

@@ -290,3 +290,49 @@ def test_the_command_line(aws, tmp_path, capsys, monkeypatch):
     assert release_tool.main(["promote", "prod"]) == 0
     assert "copied into commodity-forecasts/prod/trainer" in capsys.readouterr().out
     assert os.environ["COMMODITY_FORECASTS_RELEASE"] == str(record_file)
+
+
+# --- a pull request's preview of a promoting stack: the release it runs now, from its own state -----------
+
+
+def test_a_preview_reads_the_release_the_stack_runs_now_and_none_before_its_first(tmp_path, monkeypatch, capsys):
+    from tests.test_deploy import FAKE
+
+    record = run_stack("prod").outputs["release"]
+    exported = tmp_path / "exported.json"
+    exported.write_text(json.dumps(record))
+    monkeypatch.setenv("PATH", f"{FAKE}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PULUMI_LOG", str(tmp_path / "calls.jsonl"))
+    monkeypatch.setenv("FAKE_PULUMI_RELEASE", str(exported))
+    out = tmp_path / "release.json"
+    assert release_tool.main(["current", "prod", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"record={out}", "preview=true"]
+    assert json.loads(out.read_text()) == record, "what prod runs now, as its state exports it"
+    assert json.loads((tmp_path / "calls.jsonl").read_text().splitlines()[-1]) == ["stack", "output", "release", "--json", "--stack", "prod"]
+    run_stack("prod", release=out.read_text(), preview=True)
+
+    monkeypatch.delenv("FAKE_PULUMI_RELEASE")
+    assert release_tool.main(["current", "prod", "--out", str(tmp_path / "none.json")]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.splitlines() == ["record=", "preview=false"] and not (tmp_path / "none.json").exists()
+    assert "prod has run no release yet" in printed.err
+
+    assert release_tool.main(["current", "dev", "--out", str(tmp_path / "dev.json")]) == 0
+    assert capsys.readouterr().out.splitlines() == ["record=", "preview=true"], "a building stack needs no record"
+
+
+def test_a_preview_stops_on_any_other_cli_error_or_a_malformed_output(tmp_path):
+    import subprocess
+
+    def failing(*_, **__):
+        return subprocess.CompletedProcess([], 255, "", "error: failed to load checkpoint: AccessDenied")
+
+    with pytest.raises(release_tool.CannotDecide, match="AccessDenied"):
+        release_tool.current(PROD, tmp_path / "r.json", pulumi=failing)
+
+    def malformed(*_, **__):
+        return subprocess.CompletedProcess([], 0, '{"format": 0}', "")
+
+    with pytest.raises(release_tool.CannotDecide, match="must be a format 1 record"):
+        release_tool.current(PROD, tmp_path / "r.json", pulumi=malformed)
+    assert not (tmp_path / "r.json").exists()

@@ -16,10 +16,11 @@ from tests.conftest import ROOT
 TOOLS = [
     "tools.cost", "tools.scan_gate", "tools.rollback", "tools.prices", "tools.serve", "tools.images", "tools.image_targets",
     "tools.golden_graph", "tools.config_reference", "tools.deployer_policy", "tools.bootstrap", "tools.delivery",
-    "tools.preflight", "tools.ecr_login", "tools.invoke", "tools.protect_images", "tools.function_states", "bench", "demo",
+    "tools.preflight", "tools.ecr_login", "tools.invoke", "tools.protect_images", "tools.function_states", "tools.release", "bench",
+    "bench.promotion", "demo",
 ]
 NEEDS_ARGUMENTS = ["tools.scan_gate", "tools.rollback", "tools.prices", "tools.deployer_policy", "tools.bootstrap", "tools.delivery",
-                   "tools.preflight", "tools.ecr_login", "tools.invoke", "tools.protect_images", "tools.function_states"]
+                   "tools.preflight", "tools.ecr_login", "tools.invoke", "tools.protect_images", "tools.function_states", "tools.release"]
 NO_REQUIRED_ARGUMENT = [tool for tool in TOOLS if tool not in NEEDS_ARGUMENTS]
 """Run with no argument, these do their work (the demo runs): an unknown one is their bad input."""
 BROKEN = "cli-broken"
@@ -28,7 +29,7 @@ WITH_STACK = {
     "tools.cost": [BROKEN], "tools.scan_gate": ["--stack", BROKEN, "--image-uri", "x"], "tools.rollback": [BROKEN, "corn"],
     "tools.deployer_policy": [BROKEN, "--account", "123456789012"], "tools.bootstrap": ["template", "--repository", "a/b", BROKEN],
     "tools.delivery": [BROKEN], "tools.preflight": [BROKEN], "tools.ecr_login": [BROKEN], "tools.invoke": [BROKEN, "corn"],
-    "tools.protect_images": [BROKEN], "tools.function_states": [BROKEN],
+    "tools.protect_images": [BROKEN], "tools.function_states": [BROKEN], "tools.release": ["mode", BROKEN],
 }
 
 

@@ -9,6 +9,9 @@
     python -m tools.release images STACK [--record FILE]   what a promoting stack's functions will run, {image-arch:
                                                             URI} (the scan gate's --images-json, before the update)
     python -m tools.release mode STACK                     `build`, or the stack's promotion mode (for tools/deploy.sh)
+    python -m tools.release current STACK --out FILE       for a pull request's preview: the record a promoting stack
+                                                            runs now (its `release` output), `record=` and `preview=`
+                                                            lines for $GITHUB_OUTPUT
 
 `record` reads Lambda, not the stack's outputs: per function the version its `live` alias runs and that
 version's image by digest and architecture (GetAlias, GetFunction with the version as qualifier), so a
@@ -22,6 +25,10 @@ untagged image would expire after `ecr_untagged_expire_days`), or, for replicati
 replica is in the stack's repository (polling DescribeImages there, so it reads nothing of the source) and
 tags it the same way. The record is `--record FILE`, else `$COMMODITY_FORECASTS_RELEASE`.
 
+`current` reads the stack's own state (`pulumi stack output release --json`, with the read-only preview
+role): a pull request previews its program against the release the stack runs now, and never sees, writes or
+uploads another. A promoting stack that has run no release yet has nothing to preview against: `preview=false`.
+
 Exit codes: 0 done; 1 refused (a digest the record does not show tested, two digests serving one image and
 architecture, a source image that is not what the record says); 2 could not decide (unknown stack, no record,
 no credentials, an AWS error, a replica that did not arrive in time).
@@ -32,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -41,7 +49,7 @@ from typing import Callable
 from components.function import ALIAS
 from stack_config import Settings, SettingsError
 from stack_config.promotion import RELEASE_RECORD_ENV
-from stack_config.release import PromotedDigest, ReleaseRecord, ScanVerdict, ServedFunction, load, promoted, released_images
+from stack_config.release import PromotedDigest, ReleaseRecord, ScanVerdict, ServedFunction, load, parse, promoted, released_images
 from tools.cli import CannotDecide, exit_code, stack_settings
 from tools.ecr_copy import CopyRefused, ImageRef, copy_image
 from tools.protect_images import RepositoryState, add_tag, release_marker
@@ -150,6 +158,30 @@ def wait_for_replica(ecr, repository: str, digest: str, tag: str, *, timeout_sec
     return clock() - started
 
 
+NO_RELEASE_YET = ("does not have output property 'release'", "no stack named")
+"""What the CLI says when a stack has no `release` output, or no state at all (pulumi/pulumi: `stack output`'s
+`current stack does not have output property '<name>'`; loading a stack that does not exist, `no stack named '<name>' found`)."""
+
+
+def current(settings: Settings, out: Path, *, pulumi: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> dict[str, str]:
+    """What a pull request's preview of the stack reads: `record` (the file written, or empty) and `preview`."""
+    if settings.promotion is None:
+        return {"record": "", "preview": "true"}
+    done = pulumi(["pulumi", "stack", "output", "release", "--json", "--stack", settings.stack], capture_output=True, text=True)
+    if done.returncode != 0:
+        if any(marker in done.stderr for marker in NO_RELEASE_YET):
+            print(f"{settings.stack} has run no release yet: nothing to preview its program against (its first deploy promotes "
+                  f"{settings.promotion.source.stack}'s record)", file=sys.stderr)
+            return {"record": "", "preview": "false"}
+        raise CannotDecide(f"pulumi stack output release --stack {settings.stack}: {done.stderr.strip() or done.returncode}")
+    try:
+        record_ = parse(done.stdout, where=f"{settings.stack}'s release output")
+    except SettingsError as error:
+        raise CannotDecide(str(error)) from None
+    out.write_text(record_.to_json())
+    return {"record": str(out), "preview": "true"}
+
+
 def record_file(given: str | None) -> tuple[ReleaseRecord, str]:
     path = Path(given) if given else Path(os.environ[RELEASE_RECORD_ENV]) if os.environ.get(RELEASE_RECORD_ENV) else None
     if path is None:
@@ -175,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     planned.add_argument("stack")
     planned.add_argument("--record", help=f"the release record (default: ${RELEASE_RECORD_ENV})")
     commands.add_parser("mode", help="`build`, or the stack's promotion mode").add_argument("stack")
+    now = commands.add_parser("current", help="the record a promoting stack runs now, for a pull request's preview")
+    now.add_argument("stack")
+    now.add_argument("--out", required=True, help="where to write the record")
     options = parser.parse_args(argv)
     return exit_code("release", lambda: _run(options), refused=(SettingsError, CopyRefused))
 
@@ -187,6 +222,9 @@ def _run(options: argparse.Namespace) -> None:
     settings = stack_settings(options.stack)
     if options.command == "mode":
         print(settings.promotion.mode if settings.promotion else "build")
+        return
+    if options.command == "current":
+        print("\n".join(f"{key}={value}" for key, value in current(settings, Path(options.out)).items()))
         return
     if options.command in ("promote", "images"):
         if settings.promotion is None:

@@ -15,13 +15,27 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from stack_config import identities
+from stack_config import Settings, identities
 from tools.identities.policy import ANY_RESOURCE_ALLOWED, Statement, split
 from tools.identities.scopes import Target
 from tools.identities.table import action, provider_calls
 
 ALWAYS = ("tool:deploy", "tool:rollback")
 """Not resource types: what the deploy script and the rollback tool call under the deploy role."""
+PROMOTION_TOOLS = {
+    "copy": ("tool:promote-copy", "tool:promote-copy-source"),
+    "replication": (),
+    "pull": ("tool:promote-pull-source",),
+}
+"""What a promoting stack's deploy calls besides ALWAYS, by promotion mode (a replica is waited for and tagged in the
+stack's own repositories: ALWAYS's calls)."""
+ON_THE_SOURCE = frozenset({"tool:promote-copy-source", "tool:promote-pull-source"})
+"""Calls on the source's repositories (Target.source_repositories), not the stack's own."""
+
+
+def tools(settings: Settings) -> tuple[str, ...]:
+    """The tool entries of the provider-call table the stack's deploy role runs."""
+    return ALWAYS + (PROMOTION_TOOLS[settings.promotion.mode] if settings.promotion is not None else ())
 OWN_RESOURCE_TYPES = {
     "aws:appautoscaling/": ("ScalableTarget",), "aws:cloudwatch/dashboard": ("dashboard",),
     "aws:cloudwatch/log": ("log-group",), "aws:cloudwatch/metricAlarm": ("alarm",),
@@ -52,13 +66,13 @@ BOOTSTRAP_WRITES = (
 )
 
 
-def granted_actions(declared: Iterable[str]) -> dict[str, set[str]]:
-    """Resource type → the actions granted for it (its calls, but `not_granted`)."""
+def granted_actions(declared: Iterable[str], run_tools: tuple[str, ...] = ALWAYS) -> dict[str, set[str]]:
+    """Resource type (or tool) → the actions granted for it (its calls, but `not_granted`)."""
     table = provider_calls()
     missing = sorted(set(declared) - set(table))
     if missing:
         raise KeyError(f"no provider calls listed for {', '.join(missing)}: add them to tools/identities/provider_calls.yaml")
-    return {type_: set(table[type_].actions()) for type_ in (*sorted(set(declared)), *ALWAYS)}
+    return {type_: set(table[type_].actions()) for type_ in (*sorted(set(declared)), *run_tools)}
 
 
 def resource_type_for(type_: str, name: str) -> str:
@@ -76,7 +90,7 @@ def statements(target: Target, declared: Iterable[str]) -> list[Statement]:
     delivery = target.settings.delivery
     withheld = DATA_DESTROYING if target.settings.protect and not delivery.break_glass_data_changes else frozenset()
     grouped: dict[tuple[str, tuple[str, ...], str], set[str]] = {}
-    for type_, actions in granted_actions(declared).items():
+    for type_, actions in granted_actions(declared, tools(target.settings)).items():
         for name in sorted(actions - withheld):
             sid, resources, condition = _scope(target, type_, name)
             grouped.setdefault((sid, resources, json.dumps(condition, sort_keys=True)), set()).add(name)
@@ -115,6 +129,10 @@ def _scope(target: Target, type_: str, name: str) -> tuple[str, tuple[str, ...],
         return "FunctionsInvokedByTheirServices", target.scope("function"), {"StringEquals": {"lambda:Principal": list(INVOKING_SERVICES)}}
     if type_ == "aws:s3/getBucket:getBucket":
         return "LookUpTheLegacyBucket", (target.legacy_bucket_arn,), {}
+    if type_ in ON_THE_SOURCE:
+        if resource_type_for(type_, name) != "repository":
+            raise KeyError(f"{type_}: {name} does not act on a repository, so the source's repositories cannot scope it")
+        return "SourceRepositories", target.source_repositories, {}
     resource_type = resource_type_for(type_, name)
     if resource_type == "*":
         if name not in ANY_RESOURCE_ALLOWED:

@@ -31,6 +31,11 @@ ANY_RESOURCE_ALLOWED: dict[str, str] = {
     "inspector2:ListAccountPermissions": "ECR enhanced scanning (ECR User Guide, image-scanning-enhanced-iam)",
     "inspector2:ListCoverage": "ECR enhanced scanning (ECR User Guide, image-scanning-enhanced-iam)",
     "inspector2:ListFindings": "the scan gate's enhanced findings (tools/scan_gate.py)",
+    "ecr:PutReplicationConfiguration": "the source registry owner's replication configuration (one per account and region)",
+    "ecr:DescribeRegistry": "the source registry owner's replication configuration (one per account and region)",
+    "ecr:PutRegistryPolicy": "the promoting registry owner's registry policy, letting the source replicate in (one per account and region)",
+    "ecr:GetRegistryPolicy": "the promoting registry owner's registry policy (one per account and region)",
+    "ecr:DeleteRegistryPolicy": "the promoting registry owner's registry policy (one per account and region)",
 }
 """Every action a policy here allows on `Resource: "*"`, and what needs it. Each is one whose Resource
 types column is empty in its service's Service Authorization Reference page (`citation`): AWS evaluates

@@ -13,9 +13,11 @@ from stack_config import identities
 SERVICE_LINKED_ROLES = {
     "aws:appautoscaling/target:Target": ("lambda.application-autoscaling.amazonaws.com", "AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency"),
     "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration": ("inspector2.amazonaws.com", "AWSServiceRoleForAmazonInspector2"),
+    "aws:ecr/replicationConfiguration:ReplicationConfiguration": ("replication.ecr.amazonaws.com", "AWSServiceRoleForECRReplication"),
 }
 """Resource type → the service and name of the service-linked role creating it may create (the IAM User
-Guide's service-linked role names; Application Auto Scaling and Inspector User Guides)."""
+Guide's service-linked role names; Application Auto Scaling and Inspector User Guides; ECR User Guide, "Amazon ECR
+service-linked role for replication")."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Target:
         """ARN patterns of this stack's resources of one IAM resource type (the SAR's names)."""
         s, prefix = self.settings, self.prefix
         patterns = {
-            "repository": (self.arn("ecr", f"repository/{s.project}/{s.environment}/*"),),
+            "repository": (self.arn("ecr", f"repository/{s.repository_prefix}*"),),
             "log-group": (self.arn("logs", f"log-group:/aws/lambda/{prefix}-*"),),
             "alarm": (self.arn("cloudwatch", f"alarm:{prefix}-*"),),
             "dashboard": (self.arn("cloudwatch", f"dashboard/{prefix}", region=False),),
@@ -79,6 +81,15 @@ class Target:
         if resource_type not in patterns:
             raise KeyError(f"no scope for IAM resource type {resource_type!r}: name this stack's ARNs of it in tools/identities/scopes.py")
         return patterns[resource_type]
+
+    @property
+    def source_repositories(self) -> tuple[str, ...]:
+        """The repositories of the stack this one promotes from (in the source's account): what a copy reads, or
+        what a pulling stack's functions run. Only a promoting stack has them."""
+        promotion = self.settings.promotion
+        if promotion is None:
+            raise KeyError(f"stack {self.settings.stack} promotes from no stack, so nothing may be granted on another's repositories")
+        return (promotion.source.repository_arn(self.settings.project, "*"),)
 
     @property
     def legacy_bucket_arn(self) -> str:
