@@ -23,3 +23,23 @@ def dev_graph() -> Graph:
 @pytest.fixture(scope="session")
 def prod_graph() -> Graph:
     return run_stack("prod")
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    """One embedded emulator (moto's server on loopback) per test module that asks for it; a module or
+    folder with its own `emulator` fixture overrides this one."""
+    from demo.emulator import Emulator
+
+    with Emulator() as running:
+        yield running
+
+
+def use_emulator(emulator, monkeypatch) -> None:
+    """An emptied emulator, and boto3's default session rebuilt from its endpoint and credentials."""
+    import boto3
+
+    emulator.reset()
+    for key, value in emulator.environment.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)

@@ -11,11 +11,10 @@ from __future__ import annotations
 import io
 import json
 
-import boto3
 import pytest
 
 from components.registry import CONSUMER_READS, CONSUMER_TAGGING
-from demo.emulator import Emulator
+from tests.conftest import use_emulator
 from tests.identity_requests import requests
 from tests.test_promotion import DEV_ACCOUNT, PROD_ACCOUNT, cross_account, settings
 from tests.test_release import DEV, NOW, PROD, deploy_dev, passed
@@ -125,18 +124,9 @@ def test_copy_prod_reads_devs_repositories_and_writes_only_its_own(prod_graph, d
 # --- what the release tools really call, under the policy of the job that calls it ----------------------
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator() as running:
-        yield running
-
-
 @pytest.fixture
 def aws(emulator, monkeypatch):
-    emulator.reset()
-    for key, value in emulator.environment.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    use_emulator(emulator, monkeypatch)
     for stack_settings in (DEV, PROD):
         for image in ("predictor", "trainer"):
             emulator.client("ecr").create_repository(repositoryName=stack_settings.repository_name(image))

@@ -16,10 +16,9 @@ import pytest
 from botocore.stub import Stubber
 
 from common.contract import PRICE_FEED
-from demo.emulator import Emulator
 from stack_config import SettingsError, settings_from_config, stack_config
 from stack_config.release import ScanVerdict, parse
-from tests.conftest import ROOT
+from tests.conftest import ROOT, use_emulator
 from tests.ecr_images import OCI, push, upload
 from tools import release as release_tool
 from tools.ecr_copy import CopyRefused, ImageRef, copy_image
@@ -33,18 +32,9 @@ PROD = settings_from_config(stack_config(ROOT, "prod"), stack="prod", project_di
 NOW = datetime(2026, 12, 3, 10, 15, tzinfo=timezone.utc)
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator() as running:
-        yield running
-
-
 @pytest.fixture
 def aws(emulator, monkeypatch):
-    emulator.reset()
-    for key, value in emulator.environment.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    use_emulator(emulator, monkeypatch)
     ecr = emulator.client("ecr")
     for settings in (DEV, PROD):
         for image in ("predictor", "trainer"):
