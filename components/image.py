@@ -25,8 +25,9 @@ PLATFORMS = {"arm64": docker_build.Platform.LINUX_ARM64, "x86_64": docker_build.
 image and its function can never disagree."""
 _PUSH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 BASE_IMAGE_ARG = "BASE_IMAGE"
-"""The build argument every Dockerfile's `FROM` takes; it has no default there, so a build that is not
-given the pinned base fails instead of taking whatever a moving tag means that day."""
+"""The build argument every Dockerfile's `FROM` takes. Its default there is the same digest as
+`base-image.txt` (a test keeps them equal), so a build that is not given the pin still never takes whatever a
+moving tag means that day."""
 BASE_IMAGE_FILE = "base-image.txt"
 """In the build context: the one place the base image is pinned (`repository:tag@sha256:<digest>`), so the
 content tag covers it and the bump bot (renovate.json) edits one line."""

@@ -321,8 +321,9 @@ def test_renovate_config_matches_renovates_schema_offline(tmp_path):
 
 
 def test_renovate_finds_and_can_bump_every_pinned_base_image():
-    """Renovate's regex manager sees each base-image.txt (its path pattern) and captures the pinned tag and
-    digest there (its match string), so a moved digest becomes a pull request editing that line."""
+    """Renovate's regex manager sees each base-image.txt and each Dockerfile's BASE_IMAGE default (its path
+    patterns) and captures the pinned tag and digest there (its match string), so a moved digest becomes
+    one pull request editing every copy."""
     config = json.loads((ROOT / "renovate.json").read_text())
     [manager] = config["customManagers"]
     assert config["enabledManagers"] == ["custom.regex"] and manager["datasourceTemplate"] == "docker"
@@ -338,5 +339,12 @@ def test_renovate_finds_and_can_bump_every_pinned_base_image():
         assert found, f"{relative}: Renovate's match string does not capture {reference!r}"
         assert (found["depName"], found["currentValue"]) == ("public.ecr.aws/lambda/python", "3.12")
         assert reference.endswith(found["currentDigest"])
+    dockerfiles = sorted(p for p in ROOT.rglob("Dockerfile") if (p.parent.parent / "base-image.txt").exists())
+    assert len(dockerfiles) == 3
+    for path in dockerfiles:
+        relative = path.relative_to(ROOT).as_posix()
+        assert any(pattern.search(relative) for pattern in paths), f"Renovate would not look at {relative}"
+        found = [m for m in match_string.finditer(path.read_text())]
+        assert len(found) == 1, f"{relative}: Renovate's match string should capture its BASE_IMAGE default once, found {len(found)}"
     minor = next(rule for rule in config["packageRules"] if rule.get("enabled") is False)
     assert set(minor["matchUpdateTypes"]) == {"major", "minor", "patch"}, "only digests move: Python stays 3.12"

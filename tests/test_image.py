@@ -196,7 +196,7 @@ def test_every_build_gets_the_pinned_base_as_its_base_image_argument():
 
 
 def test_every_dockerfile_takes_its_base_from_an_argument_without_a_moving_default():
-    """A build that is not given the pinned base must fail, not take whatever a tag means that day."""
+    """A build that is not given the pinned base never takes whatever a tag means that day."""
     assert {p.relative_to(ROOT).as_posix() for p in DOCKERFILES} >= {
         "images/predictor/Dockerfile", "images/trainer/Dockerfile", "examples/echo/images/echo/Dockerfile"}
     for dockerfile in DOCKERFILES:
@@ -206,6 +206,18 @@ def test_every_dockerfile_takes_its_base_from_an_argument_without_a_moving_defau
             assert default.startswith("${") or PINNED.match(default), f"{where}: image argument default {default!r} is not pinned by digest"
         for source in re.findall(r"^FROM (?:--platform=\S+ )?(\S+)", text, re.MULTILINE):
             assert source.startswith("${") or PINNED.match(source), f"{where}: FROM {source} is neither a build argument nor pinned by digest"
+
+
+def test_each_dockerfiles_default_base_is_the_pin_its_build_context_holds():
+    """The default (there so that a build without arguments is valid, Docker's InvalidDefaultArgInFrom) is the
+    same digest every build is passed: base-image.txt stays the one pin, and a drift fails here."""
+    pinned = [d for d in DOCKERFILES if (d.parent.parent / BASE_IMAGE_FILE).exists()]
+    assert {d.relative_to(ROOT).as_posix() for d in pinned} >= {
+        "images/predictor/Dockerfile", "images/trainer/Dockerfile", "examples/echo/images/echo/Dockerfile"}
+    for dockerfile in pinned:
+        [default] = re.findall(r"^ARG BASE_IMAGE=(\S+)$", dockerfile.read_text(), re.MULTILINE)
+        assert default == read_base_image(str(dockerfile.parent.parent)), (
+            f"{dockerfile.relative_to(ROOT)}: BASE_IMAGE's default must be the pin in {BASE_IMAGE_FILE}")
 
 
 def test_the_base_image_file_is_part_of_the_content_tag(tmp_path):
