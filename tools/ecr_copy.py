@@ -26,12 +26,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
+from tools.reach import IMAGE_URI
+
 PLAIN_MANIFESTS = ("application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json")
 """What Lambda runs (one architecture, one manifest); an index or manifest list is refused."""
 MAX_PART_BYTES = 20 * 1024 * 1024
 """UploadLayerPart's largest part (botocore's ECR model: layerPartBlob max 20971520)."""
 DEFAULT_PART_BYTES = 10 * 1024 * 1024
-_URI = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([a-z0-9._/-]+)@(sha256:[0-9a-f]{64})$")
 
 
 class CopyRefused(Exception):
@@ -48,7 +49,7 @@ class ImageRef:
 
     @classmethod
     def parse(cls, uri: str) -> "ImageRef":
-        match = _URI.match(uri)
+        match = IMAGE_URI.match(uri)
         if not match:
             raise CopyRefused(f"{uri!r} is not an ECR image by digest (<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>)")
         return cls(*match.groups())

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -36,10 +35,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stack_config import SEVERITIES, AllowedFinding, ScanGateSettings, SettingsError, settings_from_config, stack_config
 from stack_config.release import ScanVerdict
+from tools.reach import IMAGE_URI
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_IMAGE_URI = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([a-z0-9._/-]+)@(sha256:[0-9a-f]{64})$")
 _DONE = {"COMPLETE", "ACTIVE"}
 """A scan whose findings can be judged: basic scanning's COMPLETE, enhanced scanning's ACTIVE."""
 _WAITING = {"IN_PROGRESS", "PENDING", "not started"}
@@ -69,7 +68,7 @@ class Image:
 
     @classmethod
     def parse(cls, uri: str) -> "Image":
-        match = _IMAGE_URI.match(uri)
+        match = IMAGE_URI.match(uri)
         if not match:
             raise GateError(f"{uri!r} is not an ECR image pinned by digest (<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>)")
         return cls(uri, *match.groups())
